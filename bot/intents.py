@@ -1,0 +1,134 @@
+"""Recognising messages the knowledge base must not answer: privacy requests, asks for a person, anger,
+questions about the customer's own account, and greetings. Rules over normalised words, in both languages."""
+
+from __future__ import annotations
+
+import re
+
+from bot.masking import contains_personal_number
+
+
+def _any(*patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns))
+
+
+# --- privacy: another person's data ----------------------------------------------------------------
+_OWNER_QUESTION = _any(
+    r"\b(punya|milik|atas nama|terdaftar atas nama|didaftarkan atas nama) siapa\b",
+    r"\bsiapa (yang )?(pemilik|punya|pakai|memakai|menggunakan|yang daftar|pendaftar)\b",
+    r"\b(pemilik|nama pemilik|data pemilik|identitas pemilik) (nomor|no|kartu|sim)\b",
+    r"\bwho (owns|is the owner|registered|is registered|uses)\b",
+    r"\bwhose (number|phone|sim)\b",
+    r"\b(owner|owner's name|registered owner|registered name) of\b",
+    r"\b(registered|belongs) to whom\b",
+    r"\b(lacak|melacak|track|trace|sadap|menyadap|intip|mengintip|spy on|wiretap)\b",
+)
+_PERSONAL_FIELD = r"(nik|ktp|kk|kartu keluarga|alamat|address|lokasi|location|posisi|riwayat|history|log|call log|" \
+    r"rekaman|sms|pesan|chat|percakapan|tagihan|bill|nama lengkap|full name|data pribadi|personal data|identitas|identity)"
+_OTHER_PERSON = r"(orang lain|dia|pacar|pacarku|suami|istri|istriku|suamiku|mantan|selingkuhan|tetangga|teman|temen|" \
+    r"bos|atasan|someone|somebody|another person|other person|my (wife|husband|girlfriend|boyfriend|ex|friend|neighbou?r|boss)|" \
+    r"his|her|their|this number|that number|nomor ini|nomor itu|nomor tersebut|no ini|pelanggan lain|other customers?|" \
+    r"pelanggan (dengan )?nomor|customer with number|pemilik nomor|the owner)"
+_OTHER_PERSON_DATA = _any(
+    rf"\b{_PERSONAL_FIELD}\b.*\b{_OTHER_PERSON}\b",
+    rf"\b{_OTHER_PERSON}\b.*\b{_PERSONAL_FIELD}\b",
+)
+_INJECTION = _any(
+    r"\b(ignore|disregard|forget) (all |your |the )?(previous |prior |above )?(instructions|rules|prompt)",
+    r"\babaikan (semua )?(instruksi|perintah|aturan)",
+    r"\b(kamu|anda) (sekarang|adalah) (admin|administrator|developer|root|sistem)\b",
+    r"\byou are (now )?(an? )?(admin|administrator|developer|root|dan)\b",
+    r"\b(developer|admin|god|debug) mode\b",
+    r"\b(tampilkan|show|dump|list|export|berikan|kasih) (semua |all )?(data|database|record)s? (pelanggan|customer|user)",
+)
+_DATA_WORD = re.compile(rf"\b({_PERSONAL_FIELD}|data|pemilik|owner|nama|name|siapa|who|pelanggan|customer)\b")
+_WANTS_INFO = re.compile(
+    r"\b(siapa|who|cek|check|cari|find|look up|lookup|tahu|tau|know|kasih tahu|kasih tau|tell|beri|berikan|give|"
+    r"minta|tampilkan|show|lihat|liat|see|nama|name|alamat|address)\b"
+)
+
+
+def is_privacy_request(text: str) -> bool:
+    """Asking for another person's data: who owns a number, someone's NIK, address, calls or location."""
+    if _OWNER_QUESTION.search(text) or _OTHER_PERSON_DATA.search(text):
+        return True
+    if _INJECTION.search(text) and _DATA_WORD.search(text):
+        return True
+    # A number or NIK in the message with a request for a name/address/location means someone else's data.
+    return contains_personal_number(text) and bool(
+        re.search(r"\b(siapa|who|nama|name|alamat|address|lokasi|location|pemilik|owner|nik|ktp|identitas)\b", text)
+    ) and bool(_WANTS_INFO.search(text))
+
+
+# --- asking for a person ---------------------------------------------------------------------------
+_PERSON = r"(cs|customer service|customer care|operator|agen|agent|human|manusia|orang|petugas|admin|officer|" \
+    r"person|representative|staf|staff|karyawan|pegawai|live agent|real person|orang beneran|orang asli)"
+_ASKS_FOR_PERSON = _any(
+    rf"\b(bicara|berbicara|ngomong|ngobrol|omong|chat|talk|speak|connect|hubungkan|sambungkan|disambungkan|" \
+    rf"dihubungkan|minta|mau|ingin|pengen|pingin|butuh|need|want|transfer|oper)\b.*\b{_PERSON}\b",
+    rf"^\s*(/human|{_PERSON})\s*[.!?]*\s*$",
+    r"\b(bukan|not a|no) (bot|robot|mesin|machine)\b",
+    r"\bsama orang\b",
+)
+
+
+def asks_for_person(text: str) -> bool:
+    """The customer wants a human officer."""
+    return bool(_ASKS_FOR_PERSON.search(text))
+
+
+# --- anger and complaints --------------------------------------------------------------------------
+_ANGRY_WORDS = re.compile(
+    r"\b(anjing|anjir|bangsat|bajingan|goblok|goblog|tolol|bodoh|brengsek|kampret|sialan|tai|taik|babi|kurang ajar|"
+    r"bego|parah|kecewa|kesal|kesel|marah|muak|jengkel|payah|penipu|penipuan|nipu|tipu|menipu|maling|rampok|"
+    r"lapor(kan)? (ke )?(ylki|bpsk|polisi|kominfo|brti|ojk)|viralkan|viral|"
+    r"stupid|idiot|useless|ridiculous|terrible|horrible|awful|worst|scam|scammed|rip ?off|furious|angry|"
+    r"disappointed|unacceptable|pathetic|wtf|damn|hell|sucks|fed up|disgusting)\b"
+)
+_COMPLAINT = re.compile(
+    r"\b(komplain|complain|complaint|keluhan|mengeluh|ganti rugi|refund|balikin (uang|duit|pulsa)|uang (saya |gue |aku )?kembali|"
+    r"money back|compensation|kompensasi)\b"
+)
+
+
+def is_angry(raw: str, text: str) -> bool:
+    """Angry or complaining: insults, strong words, shouting in capitals, or runs of exclamation marks."""
+    letters = [c for c in raw if c.isalpha()]
+    shouting = len(letters) >= 12 and sum(c.isupper() for c in letters) / len(letters) > 0.7
+    return bool(_ANGRY_WORDS.search(text) or _COMPLAINT.search(text) or shouting or "!!!" in raw)
+
+
+# --- the customer's own account data ---------------------------------------------------------------
+_MINE = r"(saya|aku|gue|gua|sy|ku|my|mine|i|me|kami)"
+_ACCOUNT_THING = r"(tagihan|bill|pulsa|kuota|saldo|transaksi|transaction|pembayaran|payment|poin|points|pesanan|order|" \
+    r"potongan|deduction|charge|charges|langganan|subscription|paket)"
+_SPECIFIC = _any(
+    r"\b(kepotong|terpotong|dipotong|potong|kesedot|tersedot|disedot|hilang sendiri|berkurang sendiri|ilang sendiri|"
+    r"deducted|charged|taken|missing|disappeared)\b",
+    r"\b(kemarin|kemaren|tadi|semalam|minggu lalu|bulan lalu|tanggal \d+|yesterday|last (week|month|night)|this morning)\b",
+    r"\b(bulan ini|this month|bulan (januari|februari|maret|april|mei|juni|juli|agustus|september|oktober|november|desember))\b",
+    r"\b(january|february|march|april|may|june|july|august|september|october|november|december)\b",
+    r"\b(rp\.? ?\d|\d+ ?(rb|ribu|k|rupiah|idr))\b",
+    r"\b(status (pesanan|order|transaksi|pembayaran|tiket|keluhan)|nomor (tiket|order|transaksi)|transaction id|order id)\b",
+    r"\b(berapa|how much|what is|what's|whats) .*\b(tagihan|bill|sisa pulsa saya|sisa kuota saya|poin)\b.*\b(saya|my|aku|gue)\b",
+)
+
+
+def needs_account_data(text: str) -> bool:
+    """The question is about this customer's own transactions, charges or bill amounts: only a person can look."""
+    mine = re.search(rf"\b{_MINE}\b", text) or re.search(r"\w+(ku|nya)\b", text)
+    thing = re.search(rf"\b{_ACCOUNT_THING}\b", text)
+    return bool(mine and thing and _SPECIFIC.search(text))
+
+
+# --- greetings and thanks --------------------------------------------------------------------------
+_GREETING = re.compile(
+    r"^\s*(hai|halo|hallo|hello|hi|hey|hei|pagi|siang|sore|malam|selamat (pagi|siang|sore|malam)|good (morning|afternoon|evening)|"
+    r"assalamualaikum|permisi|p|ping|test|tes|terima kasih|makasih|thanks|thank you|thx|ok|oke|okay|sip|mantap)"
+    r"( (kak|min|admin|bot|tanya|banyak|ya|yah|sis|gan|bro|much))*\s*[.!?]*\s*$"
+)
+
+
+def is_greeting(text: str) -> bool:
+    """A greeting or thanks with no question in it."""
+    return bool(_GREETING.search(text))

