@@ -75,3 +75,18 @@ def handoff_text(reason: str, lang: str, hours: BusinessHours, now: datetime | N
             "en": f"It is outside officer hours ({hours.start:02d}:00–{hours.end:02d}:00 {zone}). Your question is in the queue and an officer will reply in this chat from {nxt:%H:%M} {zone} {day['en']}.",
         }
     return f"{opening} {when[lang]}"
+
+BOT_BACK = {
+    "id": "Percakapan dengan petugas sudah selesai. Tanya kembali membantu Anda; silakan ketik pertanyaan berikutnya.",
+    "en": "The conversation with our officer has ended. Tanya is back to help; type your next question any time.",
+}
+
+FORWARDED = {
+    "id": "Pesan Anda sudah diteruskan ke petugas yang menangani percakapan ini.",
+    "en": "Your message has been passed to the officer handling this conversation.",
+}
+
+SMS_NO_ANSWER = {
+    "id": "Belum ada jawaban pasti di basis pengetahuan; sarankan hubungi 188.",
+    "en": "No confident answer in the knowledge base; suggest calling 188.",
+}

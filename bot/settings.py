@@ -16,7 +16,7 @@ class Settings(BaseSettings):
     """Every knob of Tanya, each with its environment variable `TANYA_<NAME>`."""
 
     model_config = SettingsConfigDict(
-        env_prefix="TANYA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="TANYA_", env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
     )
 
     kb_dir: Path = Field(Path("kb"), description="Folder of the knowledge base (FAQ YAML/CSV, documents, glossary).")

@@ -1,0 +1,114 @@
+"""Conversations across channels: answer, or hand off and stay silent while a person has the conversation.
+
+Telegram and the web chat both call `ConversationService`; neither re-implements handoff or ticket rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot import phrases
+from bot.engine import AnswerEngine
+from bot.handoff_store import HandoffStore, Ticket
+from bot.interaction_log import InteractionLog
+from bot.language import detect_language
+from bot.messages import HandoffReason, Outcome, Question, Reply, Turn
+from bot.sms_answer import shorten
+
+# How much of the conversation an officer sees with a new ticket.
+TRANSCRIPT_TURNS = 6
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """What happened to one customer message."""
+
+    reply: Reply | None  # None when a person has the conversation and the bot stays silent
+    interaction_id: int | None = None
+    ticket: Ticket | None = None
+    ticket_created: bool = False
+
+    @property
+    def forwarded_to_officer(self) -> bool:
+        return self.reply is None and self.ticket is not None
+
+
+@dataclass(frozen=True)
+class SmsAnswer:
+    text: str  # at most 160 characters
+    source: str | None
+    confidence: float
+
+
+class ConversationService:
+    """The channel-neutral conversation rules on top of the answer engine."""
+
+    def __init__(self, engine: AnswerEngine, handoffs: HandoffStore, interactions: InteractionLog) -> None:
+        self.engine = engine
+        self.handoffs = handoffs
+        self.interactions = interactions
+
+    def handle(self, question: Question, customer_name: str = "") -> TurnResult:
+        """Answer a customer message, or add it to their open ticket when an officer has taken over."""
+        open_ticket = self.handoffs.find_open(question.channel, question.user)
+        if open_ticket is not None:
+            self.handoffs.add_message(open_ticket.id, "customer", question.text)
+            return TurnResult(reply=None, ticket=self.handoffs.get(open_ticket.id))
+        reply = self.engine.answer(question)
+        interaction_id = self.interactions.record(question, reply)
+        if reply.outcome is not Outcome.HANDOFF:
+            return TurnResult(reply=reply, interaction_id=interaction_id)
+        ticket = self._open_ticket(question, reply, customer_name)
+        return TurnResult(reply=reply, interaction_id=interaction_id, ticket=ticket, ticket_created=True)
+
+    def request_person(self, question: Question, customer_name: str = "") -> TurnResult:
+        """The customer pressed "talk to a person" (or sent /human): hand off whatever the text says."""
+        existing = self.handoffs.find_open(question.channel, question.user)
+        if existing is not None:
+            return TurnResult(reply=None, ticket=existing)
+        lang = _lang_of(question)
+        reply = Reply(
+            Outcome.HANDOFF,
+            phrases.handoff_text(HandoffReason.ASKED_FOR_PERSON.value, lang, self.engine.hours),
+            lang,
+            1.0,
+            reason=HandoffReason.ASKED_FOR_PERSON.value,
+        )
+        interaction_id = self.interactions.record(question, reply)
+        ticket = self._open_ticket(question, reply, customer_name)
+        return TurnResult(reply=reply, interaction_id=interaction_id, ticket=ticket, ticket_created=True)
+
+    def officer_reply(self, ticket_id: int, text: str, officer: str) -> Ticket:
+        """Record an officer's answer; the customer's channel delivers it from the outbox."""
+        self.handoffs.add_message(ticket_id, "officer", text, author=officer)
+        return self.handoffs.get(ticket_id)
+
+    def close_ticket(self, ticket_id: int, officer: str) -> Ticket:
+        """Close a ticket and queue the "Tanya is back" notice for the customer."""
+        ticket = self.handoffs.get(ticket_id)
+        return self.handoffs.close(ticket_id, by=officer, notice=phrases.BOT_BACK.get(ticket.lang, phrases.BOT_BACK["id"]))
+
+    def close_idle_tickets(self) -> list[Ticket]:
+        """Close tickets idle longer than the setting; their customers are told the bot is back."""
+        idle = timedelta(minutes=self.engine.settings.handoff_idle_minutes)
+        return self.handoffs.close_idle(idle, notice_for=phrases.BOT_BACK)
+
+    def sms_answer(self, text: str) -> SmsAnswer:
+        """A ready-to-forward answer of at most 160 characters, for an officer's friend's question."""
+        reply = self.engine.answer(Question(text=text, channel="officer-sms"))
+        if reply.outcome is Outcome.ANSWER and reply.source is not None:
+            return SmsAnswer(shorten(reply.text), reply.source.ref, reply.confidence)
+        return SmsAnswer(shorten(phrases.SMS_NO_ANSWER[reply.lang]), None, reply.confidence)
+
+    def _open_ticket(self, question: Question, reply: Reply, customer_name: str) -> Ticket:
+        transcript = [*question.history[-TRANSCRIPT_TURNS:], Turn("customer", question.text), Turn("bot", reply.text)]
+        return self.handoffs.open_ticket(
+            question.channel, question.user, reply.reason or "low_confidence", reply.lang, transcript, customer_name
+        )
+
+
+def _lang_of(question: Question) -> str:
+    """The language of the latest non-empty customer text (a bare button press has none)."""
+    texts = [question.text, *(t.text for t in reversed(question.history) if t.role == "customer")]
+    return detect_language(next((t for t in texts if t.strip()), ""))

@@ -1,0 +1,47 @@
+"""The SQL database (SQLite by default, any SQLAlchemy URL) holding tickets, interactions and feedback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+
+class Base(DeclarativeBase):
+    """Every table of Tanya's database."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Database:
+    """One engine and session factory; creates missing tables on open."""
+
+    def __init__(self, url: str) -> None:
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(url, future=True)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        import bot.handoff_store  # noqa: F401  (registers the tables)
+        import bot.interaction_log  # noqa: F401
+
+        Base.metadata.create_all(self.engine)
+
+    def session(self) -> Session:
+        return self._sessions()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(connection: object, _record: object) -> None:
+    # WAL lets the web app, the bot and the CLI read while one of them writes; busy_timeout waits instead of failing.
+    cursor = connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()

@@ -1,0 +1,38 @@
+"""Everything a running Tanya process shares: settings, the engine, the database and the conversation rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.conversation import ConversationService
+from bot.database import Database
+from bot.engine import AnswerEngine
+from bot.handoff_store import HandoffStore
+from bot.interaction_log import InteractionLog
+from bot.settings import Settings
+
+
+@dataclass
+class Runtime:
+    """One of these per process; channels (Telegram, web) receive it and call `conversations`."""
+
+    settings: Settings
+    engine: AnswerEngine
+    database: Database
+    handoffs: HandoffStore
+    interactions: InteractionLog
+    conversations: ConversationService
+
+    @classmethod
+    def open(cls, settings: Settings, *, writable: bool = True, store_dir: Path | None = None) -> Runtime:
+        """Open the index (owning it when `writable`), load the model once and connect the database."""
+        engine = AnswerEngine.open(settings, writable=writable, store_dir=store_dir)
+        database = Database(settings.database_url)
+        handoffs = HandoffStore(database)
+        interactions = InteractionLog(database)
+        return cls(settings, engine, database, handoffs, interactions, ConversationService(engine, handoffs, interactions))
+
+    def close(self) -> None:
+        self.engine.close()
+        self.database.dispose()

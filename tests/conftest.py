@@ -1,0 +1,76 @@
+"""Shared fixtures: settings pointing into a temporary folder, and a demo index built once with the real model."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.embedder import load_embedder
+from bot.knowledge_index import KnowledgeIndex
+from bot.settings import Settings
+from ingest.knowledge_base import load_knowledge_base
+from ingest.sync import sync_index
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_KB = REPO / "kb"
+HELDOUT_KB = REPO / "evals" / "heldout" / "kb"
+# The ONNX export of the model is made once per machine and shared by every test.
+MODEL_CACHE = REPO / "var" / "models"
+
+
+def make_settings(folder: Path, **overrides: object) -> Settings:
+    """Settings whose index, database and calibration live in `folder` (nothing read from the environment)."""
+    values: dict[str, object] = {
+        "kb_dir": folder / "kb",
+        "store_dir": folder / "index",
+        "database_url": f"sqlite:///{folder / 'tanya.db'}",
+        "calibration_file": folder / "calibration.json",
+        "model_cache_dir": MODEL_CACHE,
+        "chroma_host": None,
+        "telegram_bot_token": None,
+        "_env_file": None,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def build_index(settings: Settings, kb_dir: Path) -> None:
+    """Ingest `kb_dir` into the settings' store with the real model."""
+    kb = load_knowledge_base([kb_dir], kb_dir)
+    with KnowledgeIndex(settings, load_embedder(settings), writable=True) as index:
+        sync_index(index, kb, show_progress=False)
+
+
+@pytest.fixture(scope="session")
+def demo_index_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo knowledge base indexed once per test session; copy it with `demo_workspace`."""
+    folder = tmp_path_factory.mktemp("demo-template")
+    shutil.copytree(DEMO_KB, folder / "kb")
+    build_index(make_settings(folder), folder / "kb")
+    return folder
+
+
+@pytest.fixture
+def demo_workspace(demo_index_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo kb/ and its index: tests may change both and may own the store."""
+    shutil.copytree(demo_index_template / "kb", tmp_path / "kb")
+    shutil.copytree(demo_index_template / "index", tmp_path / "index")
+    return tmp_path
+
+
+@pytest.fixture
+def demo_settings(demo_workspace: Path) -> Settings:
+    return make_settings(demo_workspace)
+
+
+@pytest.fixture
+def demo_runtime(demo_settings: Settings) -> Iterator[object]:
+    """A Runtime (engine, database, conversations) over a private copy of the demo index."""
+    from bot.runtime import Runtime
+
+    runtime = Runtime.open(demo_settings)
+    yield runtime
+    runtime.close()
