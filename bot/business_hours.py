@@ -29,4 +29,6 @@ class BusinessHours:
         return opening if local < opening else opening + timedelta(days=1)
 
     def zone_label(self) -> str:
-        return {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}.get(str(self.zone), str(self.zone))
+        return {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}.get(
+            str(self.zone), str(self.zone)
+        )

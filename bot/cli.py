@@ -49,7 +49,9 @@ def command_ingest(args: argparse.Namespace) -> int:
             except IndexInconsistentError as error:
                 raise CliError(f"{error}\n(`tanya ingest --rebuild` recreates the index from the kb/ files.)") from None
         summary = sync_index(index, kb, show_progress=not args.quiet)
-        print(f"Indexed {len(kb.entries)} FAQ entries and {len(kb.chunks)} document chunks into {index.location}: {summary}")
+        print(
+            f"Indexed {len(kb.entries)} FAQ entries and {len(kb.chunks)} document chunks into {index.location}: {summary}"
+        )
     return 0
 
 

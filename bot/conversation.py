@@ -87,7 +87,9 @@ class ConversationService:
     def close_ticket(self, ticket_id: int, officer: str) -> Ticket:
         """Close a ticket and queue the "Tanya is back" notice for the customer."""
         ticket = self.handoffs.get(ticket_id)
-        return self.handoffs.close(ticket_id, by=officer, notice=phrases.BOT_BACK.get(ticket.lang, phrases.BOT_BACK["id"]))
+        return self.handoffs.close(
+            ticket_id, by=officer, notice=phrases.BOT_BACK.get(ticket.lang, phrases.BOT_BACK["id"])
+        )
 
     def close_idle_tickets(self) -> list[Ticket]:
         """Close tickets idle longer than the setting; their customers are told the bot is back."""

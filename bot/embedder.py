@@ -96,10 +96,14 @@ class OnnxEmbedder(Embeddings):
         return pooled / np.clip(norms, 1e-12, None)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        vectors: list[list[float]] = []
-        for start in range(0, len(texts), 32):
-            batch = [self.document_prefix + t for t in texts[start : start + 32]]
-            vectors.extend(self._encode(batch).tolist())
+        # Batches of similar length waste less work on padding; results go back in the caller's order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), 32):
+            positions = order[start : start + 32]
+            encoded = self._encode([self.document_prefix + texts[i] for i in positions])
+            for position, vector in zip(positions, encoded.tolist(), strict=True):
+                vectors[position] = vector
         return vectors
 
     def embed_query(self, text: str) -> list[float]:
@@ -147,7 +151,8 @@ def export_onnx(model: str, folder: Path) -> None:
     from sentence_transformers import SentenceTransformer
 
     st = SentenceTransformer(model, device="cpu")
-    transformer = st[0].auto_model.eval()
+    transformer: Any = st[0].auto_model
+    transformer.eval()
     tokenizer = st.tokenizer
     pooling = "cls" if len(st) > 1 and getattr(st[1], "pooling_mode_cls_token", False) else "mean"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -19,6 +20,32 @@ log = logging.getLogger(__name__)
 
 # A follow-up this short ("kalau yang pascabayar?") is read together with the previous question.
 _FOLLOW_UP_MAX_TERMS = 4
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the engine found out about a message before choosing an outcome."""
+
+    lang: str
+    rule: str | None = None  # a rule that decides alone: empty, privacy, greeting, or a handoff reason
+    candidates: tuple[Candidate, ...] = ()
+    confidence: float = 0.0
+    in_domain: bool = False
+
+
+def _rule_verdict(raw: str, rule_text: str) -> str | None:
+    """The rule that decides this message without retrieval, in priority order."""
+    if intents.is_privacy_request(rule_text):
+        return "privacy"
+    if intents.asks_for_person(rule_text):
+        return HandoffReason.ASKED_FOR_PERSON.value
+    if intents.is_angry(raw, rule_text):
+        return HandoffReason.ANGRY.value
+    if intents.is_greeting(rule_text.splitlines()[-1]):
+        return "greeting"
+    if intents.needs_account_data(rule_text):
+        return HandoffReason.ACCOUNT_DATA.value
+    return None
 
 
 class AnswerEngine:
@@ -61,29 +88,40 @@ class AnswerEngine:
     # ------------------------------------------------------------------------------------------
     def answer(self, question: Question, now: datetime | None = None) -> Reply:
         """Decide what to do with one customer message."""
+        return self.decide(self.assess(question), self.threshold, now)
+
+    def assess(self, question: Question) -> Assessment:
+        """Everything the decision needs, independent of the threshold (the evals sweep thresholds over it)."""
         raw = question.text[: self.settings.max_question_chars].strip()
         lang = detect_language(raw)
         if not raw:
-            return Reply(Outcome.DECLINE, phrases.EMPTY[lang], lang, 0.0, reason="empty")
+            return Assessment(lang, rule="empty")
         normalizer = self.retriever.normalizer
         rule_text = f"{raw.lower()}\n{' '.join(normalizer.words(raw))}"
-        if intents.is_privacy_request(rule_text):
-            return Reply(Outcome.REFUSE, phrases.REFUSE[lang], lang, 1.0, reason="privacy")
-        if intents.asks_for_person(rule_text):
-            return self._handoff(HandoffReason.ASKED_FOR_PERSON, lang, 1.0, now)
-        if intents.is_angry(raw, rule_text):
-            return self._handoff(HandoffReason.ANGRY, lang, 1.0, now)
-        if intents.is_greeting(rule_text.splitlines()[-1]):
-            return Reply(Outcome.DECLINE, phrases.GREETING[lang], lang, 1.0, reason="greeting")
-        if intents.needs_account_data(rule_text):
-            return self._handoff(HandoffReason.ACCOUNT_DATA, lang, 1.0, now)
-
+        rule = _rule_verdict(raw, rule_text)
+        if rule is not None:
+            return Assessment(lang, rule=rule)
         candidates = self._retrieve(raw, question)
-        top = candidates[0] if candidates else None
-        confidence = self._confidence(candidates)
-        if top is not None and confidence >= self.threshold:
-            return self._answer_from(top, lang, confidence, candidates[1:])
-        if confidence >= self.settings.domain_threshold or normalizer.telecom_terms(raw):
+        in_domain = bool(normalizer.telecom_terms(raw))
+        return Assessment(
+            lang, candidates=tuple(candidates), confidence=self._confidence(candidates), in_domain=in_domain
+        )
+
+    def decide(self, assessment: Assessment, threshold: float, now: datetime | None = None) -> Reply:
+        """The reply for an assessment at a given answer threshold."""
+        lang, rule = assessment.lang, assessment.rule
+        if rule == "empty":
+            return Reply(Outcome.DECLINE, phrases.EMPTY[lang], lang, 0.0, reason="empty")
+        if rule == "privacy":
+            return Reply(Outcome.REFUSE, phrases.REFUSE[lang], lang, 1.0, reason="privacy")
+        if rule == "greeting":
+            return Reply(Outcome.DECLINE, phrases.GREETING[lang], lang, 1.0, reason="greeting")
+        if rule is not None:
+            return self._handoff(HandoffReason(rule), lang, 1.0, now)
+        confidence, candidates = assessment.confidence, assessment.candidates
+        if candidates and confidence >= threshold:
+            return self._answer_from(candidates[0], lang, confidence, list(candidates[1:]))
+        if confidence >= self.settings.domain_threshold or assessment.in_domain:
             return self._handoff(HandoffReason.LOW_CONFIDENCE, lang, confidence, now)
         return Reply(Outcome.DECLINE, phrases.DECLINE[lang], lang, confidence, reason="off_topic")
 

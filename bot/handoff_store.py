@@ -89,8 +89,16 @@ def _message(row: TicketMessageRow) -> TicketMessage:
 
 def _ticket(row: TicketRow) -> Ticket:
     return Ticket(
-        row.id, row.channel, row.customer, row.customer_name, row.reason, row.lang, row.status,
-        row.created_at, row.updated_at, tuple(_message(m) for m in row.messages),
+        row.id,
+        row.channel,
+        row.customer,
+        row.customer_name,
+        row.reason,
+        row.lang,
+        row.status,
+        row.created_at,
+        row.updated_at,
+        tuple(_message(m) for m in row.messages),
     )
 
 
@@ -110,10 +118,14 @@ class HandoffStore:
         """Open a ticket with the recent conversation, or add to the customer's open one."""
         with self.db.session() as session, session.begin():
             row = session.scalars(
-                select(TicketRow).where(TicketRow.channel == channel, TicketRow.customer == customer, TicketRow.status == OPEN)
+                select(TicketRow).where(
+                    TicketRow.channel == channel, TicketRow.customer == customer, TicketRow.status == OPEN
+                )
             ).first()
             if row is None:
-                row = TicketRow(channel=channel, customer=customer, customer_name=customer_name, reason=reason, lang=lang)
+                row = TicketRow(
+                    channel=channel, customer=customer, customer_name=customer_name, reason=reason, lang=lang
+                )
                 session.add(row)
                 session.flush()
             for turn in transcript:
@@ -125,7 +137,9 @@ class HandoffStore:
         """The customer's open ticket, if a person has taken over their conversation."""
         with self.db.session() as session:
             row = session.scalars(
-                select(TicketRow).where(TicketRow.channel == channel, TicketRow.customer == customer, TicketRow.status == OPEN)
+                select(TicketRow).where(
+                    TicketRow.channel == channel, TicketRow.customer == customer, TicketRow.status == OPEN
+                )
             ).first()
             return _ticket(row) if row else None
 
@@ -143,7 +157,10 @@ class HandoffStore:
             if ticket is None:
                 raise TicketNotFoundError(f"ticket {ticket_id} does not exist")
             row = TicketMessageRow(
-                ticket_id=ticket_id, role=role, text=mask_personal_data(text), author=author,
+                ticket_id=ticket_id,
+                role=role,
+                text=mask_personal_data(text),
+                author=author,
                 delivered=role not in ("officer", "system"),
             )
             session.add(row)
@@ -160,7 +177,9 @@ class HandoffStore:
             if row.status == OPEN:
                 row.status, row.closed_at, row.closed_by, row.updated_at = CLOSED, utcnow(), by, utcnow()
                 if notice:
-                    session.add(TicketMessageRow(ticket_id=ticket_id, role="system", text=notice, author=by, delivered=False))
+                    session.add(
+                        TicketMessageRow(ticket_id=ticket_id, role="system", text=notice, author=by, delivered=False)
+                    )
         return self.get(ticket_id)
 
     def list_tickets(self, status: str | None = OPEN, limit: int = 100) -> list[Ticket]:
@@ -192,5 +211,10 @@ class HandoffStore:
         """Close open tickets with no activity for `idle`; queue the per-language notice to their customers."""
         cutoff = utcnow() - idle
         with self.db.session() as session:
-            ids = [(r.id, r.lang) for r in session.scalars(select(TicketRow).where(TicketRow.status == OPEN, TicketRow.updated_at < cutoff))]
+            ids = [
+                (r.id, r.lang)
+                for r in session.scalars(
+                    select(TicketRow).where(TicketRow.status == OPEN, TicketRow.updated_at < cutoff)
+                )
+            ]
         return [self.close(i, by="idle-timeout", notice=(notice_for or {}).get(lang, "")) for i, lang in ids]

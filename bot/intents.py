@@ -9,7 +9,8 @@ from bot.masking import contains_personal_number
 
 
 def _any(*patterns: str) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p})" for p in patterns))
+    # MULTILINE: the rule text holds the raw message and its normalised form on two lines.
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.MULTILINE)
 
 
 # --- privacy: another person's data ----------------------------------------------------------------
@@ -23,12 +24,16 @@ _OWNER_QUESTION = _any(
     r"\b(registered|belongs) to whom\b",
     r"\b(lacak|melacak|track|trace|sadap|menyadap|intip|mengintip|spy on|wiretap)\b",
 )
-_PERSONAL_FIELD = r"(nik|ktp|kk|kartu keluarga|alamat|address|lokasi|location|posisi|riwayat|history|log|call log|" \
+_PERSONAL_FIELD = (
+    r"(nik|ktp|kk|kartu keluarga|alamat|address|lokasi|location|posisi|riwayat|history|log|call log|"
     r"rekaman|sms|pesan|chat|percakapan|tagihan|bill|nama lengkap|full name|data pribadi|personal data|identitas|identity)"
-_OTHER_PERSON = r"(orang lain|dia|pacar|pacarku|suami|istri|istriku|suamiku|mantan|selingkuhan|tetangga|teman|temen|" \
-    r"bos|atasan|someone|somebody|another person|other person|my (wife|husband|girlfriend|boyfriend|ex|friend|neighbou?r|boss)|" \
-    r"his|her|their|this number|that number|nomor ini|nomor itu|nomor tersebut|no ini|pelanggan lain|other customers?|" \
+)
+_OTHER_PERSON = (
+    r"(orang lain|dia|pacar|pacarku|suami|istri|istriku|suamiku|mantan|selingkuhan|tetangga|teman|temen|"
+    r"bos|atasan|someone|somebody|another person|other person|my (wife|husband|girlfriend|boyfriend|ex|friend|neighbou?r|boss)|"
+    r"his|her|their|this number|that number|nomor ini|nomor itu|nomor tersebut|no ini|pelanggan lain|other customers?|"
     r"pelanggan (dengan )?nomor|customer with number|pemilik nomor|the owner)"
+)
 _OTHER_PERSON_DATA = _any(
     rf"\b{_PERSONAL_FIELD}\b.*\b{_OTHER_PERSON}\b",
     rf"\b{_OTHER_PERSON}\b.*\b{_PERSONAL_FIELD}\b",
@@ -55,17 +60,23 @@ def is_privacy_request(text: str) -> bool:
     if _INJECTION.search(text) and _DATA_WORD.search(text):
         return True
     # A number or NIK in the message with a request for a name/address/location means someone else's data.
-    return contains_personal_number(text) and bool(
-        re.search(r"\b(siapa|who|nama|name|alamat|address|lokasi|location|pemilik|owner|nik|ktp|identitas)\b", text)
-    ) and bool(_WANTS_INFO.search(text))
+    return (
+        contains_personal_number(text)
+        and bool(
+            re.search(r"\b(siapa|who|nama|name|alamat|address|lokasi|location|pemilik|owner|nik|ktp|identitas)\b", text)
+        )
+        and bool(_WANTS_INFO.search(text))
+    )
 
 
 # --- asking for a person ---------------------------------------------------------------------------
-_PERSON = r"(cs|customer service|customer care|operator|agen|agent|human|manusia|orang|petugas|admin|officer|" \
+_PERSON = (
+    r"(cs|customer service|customer care|operator|agen|agent|human|manusia|orang|petugas|admin|officer|"
     r"person|representative|staf|staff|karyawan|pegawai|live agent|real person|orang beneran|orang asli)"
+)
 _ASKS_FOR_PERSON = _any(
-    rf"\b(bicara|berbicara|ngomong|ngobrol|omong|chat|talk|speak|connect|hubungkan|sambungkan|disambungkan|" \
-    rf"dihubungkan|minta|mau|ingin|pengen|pingin|butuh|need|want|transfer|oper)\b.*\b{_PERSON}\b",
+    rf"\b(bicara|berbicara|ngomong|ngobrol|omong|chat|talk|speak|connect|hubungkan|sambungkan|disambungkan|"
+    rf"dihubungkan|sambungin|hubungin|minta|mau|ingin|pengen|pingin|butuh|need|want|transfer|oper)\b.*\b{_PERSON}\b",
     rf"^\s*(/human|{_PERSON})\s*[.!?]*\s*$",
     r"\b(bukan|not a|no) (bot|robot|mesin|machine)\b",
     r"\bsama orang\b",
@@ -100,8 +111,10 @@ def is_angry(raw: str, text: str) -> bool:
 
 # --- the customer's own account data ---------------------------------------------------------------
 _MINE = r"(saya|aku|gue|gua|sy|ku|my|mine|i|me|kami)"
-_ACCOUNT_THING = r"(tagihan|bill|pulsa|kuota|saldo|transaksi|transaction|pembayaran|payment|poin|points|pesanan|order|" \
+_ACCOUNT_THING = (
+    r"(tagihan|bill|pulsa|kuota|saldo|transaksi|transaction|pembayaran|payment|poin|points|pesanan|order|"
     r"potongan|deduction|charge|charges|langganan|subscription|paket)"
+)
 _SPECIFIC = _any(
     r"\b(kepotong|terpotong|dipotong|potong|kesedot|tersedot|disedot|hilang sendiri|berkurang sendiri|ilang sendiri|"
     r"deducted|charged|taken|missing|disappeared)\b",
@@ -117,7 +130,7 @@ _SPECIFIC = _any(
 def needs_account_data(text: str) -> bool:
     """The question is about this customer's own transactions, charges or bill amounts: only a person can look."""
     mine = re.search(rf"\b{_MINE}\b", text) or re.search(r"\w+(ku|nya)\b", text)
-    thing = re.search(rf"\b{_ACCOUNT_THING}\b", text)
+    thing = re.search(rf"\b{_ACCOUNT_THING}(ku|mu|nya)?\b", text)
     return bool(mine and thing and _SPECIFIC.search(text))
 
 

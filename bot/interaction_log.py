@@ -105,20 +105,35 @@ class InteractionLog:
             feedback: dict[int, bool] = {}
             if rows:
                 for fb in session.scalars(
-                    select(FeedbackRow).where(FeedbackRow.interaction_id.in_([r.id for r in rows])).order_by(FeedbackRow.id)
+                    select(FeedbackRow)
+                    .where(FeedbackRow.interaction_id.in_([r.id for r in rows]))
+                    .order_by(FeedbackRow.id)
                 ):
                     feedback[fb.interaction_id] = fb.helpful
             return [
-                Interaction(r.id, r.channel, r.question, r.outcome, r.reason, r.source, r.confidence, r.lang,
-                            r.created_at, feedback.get(r.id), r.resolved)
+                Interaction(
+                    r.id,
+                    r.channel,
+                    r.question,
+                    r.outcome,
+                    r.reason,
+                    r.source,
+                    r.confidence,
+                    r.lang,
+                    r.created_at,
+                    feedback.get(r.id),
+                    r.resolved,
+                )
                 for r in rows
             ]
 
     def unanswered(self, low_confidence: float, limit: int = 500) -> list[Interaction]:
         """Questions editors should look at: handed off for low confidence, weakly answered, or marked not helpful."""
         return [
-            i for i in self.interactions(limit=limit * 4)
-            if not i.resolved and (
+            i
+            for i in self.interactions(limit=limit * 4)
+            if not i.resolved
+            and (
                 (i.outcome == "handoff" and i.reason == "low_confidence")
                 or (i.outcome == "answer" and i.confidence < low_confidence)
                 or i.helpful is False

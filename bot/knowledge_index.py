@@ -45,7 +45,7 @@ class _StoreLock:
     def __init__(self, folder: Path, exclusive: bool) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / _LOCK_NAME
-        self._file: IO[str] | None = open(self.path, "a+")
+        self._file: IO[str] | None = open(self.path, "a+")  # noqa: SIM115  (held for the life of the process)
         try:
             fcntl.flock(self._file, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -74,7 +74,9 @@ class _StoreLock:
 class KnowledgeIndex:
     """Records of FAQ entries and document chunks, with their vectors, in one Chroma collection."""
 
-    def __init__(self, settings: Settings, embedder: Embeddings, *, writable: bool, store_dir: Path | None = None) -> None:
+    def __init__(
+        self, settings: Settings, embedder: Embeddings, *, writable: bool, store_dir: Path | None = None
+    ) -> None:
         import chromadb
 
         self.settings = settings
@@ -164,7 +166,9 @@ class KnowledgeIndex:
     def reset(self) -> None:
         """Drop every record (for --rebuild)."""
         self._client.delete_collection(self.settings.collection)
-        self._collection = self._client.get_or_create_collection(self.settings.collection, metadata={"hnsw:space": "cosine"})
+        self._collection = self._client.get_or_create_collection(
+            self.settings.collection, metadata={"hnsw:space": "cosine"}
+        )
 
     # --- checking ------------------------------------------------------------------------------
     def check_consistency(self) -> None:

@@ -19,8 +19,8 @@ GREETING = {
 }
 
 EMPTY = {
-    "id": "Pesan Anda kosong. Silakan ketik pertanyaan Anda, misalnya: \"cara cek pulsa\".",
-    "en": "Your message is empty. Please type your question, for example: \"how do I check my credit\".",
+    "id": 'Pesan Anda kosong. Silakan ketik pertanyaan Anda, misalnya: "cara cek pulsa".',
+    "en": 'Your message is empty. Please type your question, for example: "how do I check my credit".',
 }
 
 DECLINE = {
@@ -40,7 +40,10 @@ REFUSE = {
 }
 
 HANDOFF_OPENING = {
-    "asked_for_person": {"id": "Baik, saya sambungkan Anda dengan petugas.", "en": "Sure, I'm connecting you to an officer."},
+    "asked_for_person": {
+        "id": "Baik, saya sambungkan Anda dengan petugas.",
+        "en": "Sure, I'm connecting you to an officer.",
+    },
     "angry": {
         "id": "Mohon maaf atas ketidaknyamanannya. Saya sambungkan Anda dengan petugas agar bisa ditangani langsung.",
         "en": "I'm sorry for the trouble. I'm passing you to an officer so it can be handled personally.",
@@ -69,12 +72,16 @@ def handoff_text(reason: str, lang: str, hours: BusinessHours, now: datetime | N
         }
     else:
         nxt = hours.next_opening(now)
-        day = {"id": "hari ini" if nxt.date() == hours.local(now).date() else "besok", "en": "today" if nxt.date() == hours.local(now).date() else "tomorrow"}
+        day = {
+            "id": "hari ini" if nxt.date() == hours.local(now).date() else "besok",
+            "en": "today" if nxt.date() == hours.local(now).date() else "tomorrow",
+        }
         when = {
             "id": f"Saat ini di luar jam kerja petugas ({hours.start:02d}.00–{hours.end:02d}.00 {zone}). Pertanyaan Anda sudah masuk antrean dan akan dibalas {day['id']} mulai pukul {nxt:%H.%M} {zone} di percakapan ini.",
             "en": f"It is outside officer hours ({hours.start:02d}:00–{hours.end:02d}:00 {zone}). Your question is in the queue and an officer will reply in this chat from {nxt:%H:%M} {zone} {day['en']}.",
         }
     return f"{opening} {when[lang]}"
+
 
 BOT_BACK = {
     "id": "Percakapan dengan petugas sudah selesai. Tanya kembali membantu Anda; silakan ketik pertanyaan berikutnya.",

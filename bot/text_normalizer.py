@@ -50,18 +50,21 @@ class TextNormalizer:
         self.glossary = glossary or Glossary()
         self._canonical_words = self.glossary.canonical_terms()
         self._protected = frozenset(
-            w for canonical, variants in self.glossary.synonyms.items() for t in (canonical, *variants) for w in _WORD.findall(t)
+            w
+            for canonical, variants in self.glossary.synonyms.items()
+            for t in (canonical, *variants)
+            for w in _WORD.findall(t)
         )
 
     def words(self, text: str) -> list[str]:
         """Lower-cased words with elongation folded and slang replaced (no stemming, no glossary)."""
-        folded = replace_word_elongation(text.lower())
         out: list[str] = []
-        for word in _WORD.findall(folded):
+        for word in _WORD.findall(text.lower()):
             if word in ENGLISH_WORDS or word in self._protected or word in _SLANG_EXCEPTIONS:
-                out.append(word)
-            else:
-                out.extend(_WORD.findall(SLANG_DATA.get(word, word)))
+                out.append(word)  # "bill" and "call" are not elongated, "do" is not slang
+                continue
+            folded = replace_word_elongation(word)
+            out.extend(_WORD.findall(SLANG_DATA.get(folded, folded)))
         return out
 
     def terms(self, text: str) -> list[str]:

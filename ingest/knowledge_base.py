@@ -51,7 +51,9 @@ def read_glossary(path: Path, shown: str) -> tuple[Glossary | None, list[Problem
         document = YAML(typ="safe").load(text)
     except YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        return None, [Problem(shown, f"malformed YAML: {getattr(error, 'problem', error)}", mark.line + 1 if mark else None)]
+        return None, [
+            Problem(shown, f"malformed YAML: {getattr(error, 'problem', error)}", mark.line + 1 if mark else None)
+        ]
     raw = (document or {}).get("synonyms", {}) if isinstance(document, dict) or document is None else None
     if not isinstance(raw, dict) or not all(isinstance(v, list) for v in raw.values()):
         return None, [Problem(shown, "expected 'synonyms:' mapping each term to a list of variants")]
@@ -102,7 +104,9 @@ def load_knowledge_base(paths: list[Path], root: Path) -> KnowledgeBase:
     for entry in kb.entries:
         if entry.id in first_seen:
             other = first_seen[entry.id]
-            problems.append(Problem(entry.source, f"duplicate id '{entry.id}' (also at {other.source}:{other.line})", entry.line))
+            problems.append(
+                Problem(entry.source, f"duplicate id '{entry.id}' (also at {other.source}:{other.line})", entry.line)
+            )
         else:
             first_seen[entry.id] = entry
     if problems:

@@ -107,7 +107,11 @@ def sync_index(index: KnowledgeIndex, kb: KnowledgeBase, *, show_progress: bool 
     desired_ids = {r.id for r in desired}
     in_scope = {rid: r for rid, r in existing.items() if kb.covers(str(r.metadata.get("source", "")))}
 
-    to_embed = [r for r in desired if r.id not in existing or existing[r.id].metadata.get("text_hash") != r.metadata["text_hash"]]
+    to_embed = [
+        r
+        for r in desired
+        if r.id not in existing or existing[r.id].metadata.get("text_hash") != r.metadata["text_hash"]
+    ]
     embed_ids = {r.id for r in to_embed}
     to_relabel = [r for r in desired if r.id not in embed_ids and existing[r.id].metadata != r.metadata]
     to_delete = sorted(rid for rid in in_scope if rid not in desired_ids)

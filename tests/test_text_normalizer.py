@@ -1,0 +1,45 @@
+"""Informal Indonesian and English fold to the same terms: slang, elongation, glossary synonyms, stems."""
+
+from __future__ import annotations
+
+from bot.glossary import Glossary
+from bot.text_normalizer import TextNormalizer
+
+GLOSSARY = Glossary.from_mapping(
+    {
+        "pulsa": ["credit", "balance", "saldo pulsa"],
+        "ponsel": ["hp", "handphone", "phone"],
+        "hilang": ["ilang", "lost", "stolen", "kecurian"],
+        "blokir": ["block", "diblokir", "blokirin"],
+    }
+)
+
+
+def test_slang_and_elongation_are_folded() -> None:
+    words = TextNormalizer().words("gmn cara cek pulsaaaa sy yg udh abis")
+    assert words[:2] == ["bagaimana", "cara"]
+    assert "pulsa" in words and "saya" in words and "sudah" in words and "habis" in words
+
+
+def test_english_words_are_not_treated_as_slang() -> None:
+    assert TextNormalizer().words("why is my bill so high") == ["why", "is", "my", "bill", "so", "high"]
+
+
+def test_informal_indonesian_and_english_share_terms() -> None:
+    normalizer = TextNormalizer(GLOSSARY)
+    informal = set(normalizer.terms("hp sy ilang, gmn blokirin nomornya"))
+    english = set(normalizer.terms("my phone was stolen, how do I block it"))
+    assert {"ponsel", "hilang", "blokir"} <= informal
+    assert {"ponsel", "hilang", "blokir"} <= english
+
+
+def test_multi_word_variants_and_stemming() -> None:
+    normalizer = TextNormalizer(GLOSSARY)
+    assert normalizer.terms("cek saldo pulsa") == normalizer.terms("cek credit")
+    assert "blokir" in normalizer.terms("pemblokiran")
+
+
+def test_telecom_terms_only_reports_canonical_glossary_terms() -> None:
+    normalizer = TextNormalizer(GLOSSARY)
+    assert normalizer.telecom_terms("my balance is low") == {"pulsa"}
+    assert normalizer.telecom_terms("resep nasi goreng") == set()
