@@ -4,19 +4,33 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
+
+from bot.glossary import Glossary
 from bot.knowledge_index import IndexRecord, KnowledgeIndex
 from bot.lexical_index import LexicalIndex
 from bot.text_normalizer import TextNormalizer
 
 log = logging.getLogger(__name__)
 
-DENSE_WEIGHT = 0.5
-LEXICAL_WEIGHT = 0.5
 # Matching an answer's or a document's wording is weaker evidence than matching a way the question is asked.
 ROLE_WEIGHT = {"question": 1.0, "alternate": 1.0, "answer": 0.85, "chunk": 0.9}
+ASKING_ROLES = frozenset({"question", "alternate"})
 DENSE_CANDIDATES = 40
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """The parts of retrieval, switchable for ablations (the defaults are the production setting)."""
+
+    dense_weight: float = 0.5
+    lexical_weight: float = 0.5
+    normalise: bool = True  # slang, elongation and stemming for lexical matching
+    glossary: bool = True  # fold glossary synonyms for lexical matching
+    unit_lexical: bool = True  # also match against all of an entry's phrasings together
 
 
 @dataclass(frozen=True)
@@ -38,55 +52,85 @@ class Candidate:
         return str(self.record.metadata.get("ref", self.unit))
 
 
+class _PlainTerms(TextNormalizer):
+    """Lower-cased words only: the ablation without normalisation."""
+
+    def terms(self, text: str) -> list[str]:
+        return [w for w in text.lower().split() if w.isalnum()]
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """Everything one query needs, swapped atomically on refresh."""
+
+    records: list[IndexRecord]
+    positions: dict[str, int]
+    record_lexical: LexicalIndex
+    units: list[str]
+    unit_lexical: LexicalIndex
+    normalizer: TextNormalizer
+
+
 class HybridRetriever:
     """Ranks the index's entries and chunks for a question; `refresh()` after the index changes."""
 
-    def __init__(self, index: KnowledgeIndex) -> None:
+    def __init__(self, index: KnowledgeIndex, config: RetrievalConfig | None = None) -> None:
         self.index = index
+        self.config = config or RetrievalConfig()
         self._lock = threading.Lock()
-        self._records: list[IndexRecord] = []
-        self._positions: dict[str, int] = {}
-        self._lexical = LexicalIndex([])
-        self.normalizer = TextNormalizer()
+        self._snapshot = _Snapshot([], {}, LexicalIndex([]), [], LexicalIndex([]), TextNormalizer())
 
     def refresh(self) -> None:
-        """Reload records and glossary from the index and rebuild the lexical index."""
+        """Reload records and glossary from the index and rebuild the lexical indexes."""
         records = sorted(self.index.records().values(), key=lambda r: r.id)
-        normalizer = TextNormalizer(self.index.glossary())
-        lexical = LexicalIndex([normalizer.terms(r.text) for r in records])
+        glossary = self.index.glossary() if self.config.glossary else Glossary()
+        normalizer = TextNormalizer(glossary) if self.config.normalise else _PlainTerms(glossary)
+        record_terms = [normalizer.terms(r.text) for r in records]
+        unit_terms: dict[str, list[str]] = defaultdict(list)
+        for record, terms in zip(records, record_terms, strict=True):
+            if record.metadata.get("role") in ASKING_ROLES:
+                unit_terms[str(record.metadata["unit"])].extend(terms)
+        snapshot = _Snapshot(
+            records,
+            {r.id: i for i, r in enumerate(records)},
+            LexicalIndex(record_terms),
+            list(unit_terms),
+            LexicalIndex(list(unit_terms.values())),
+            normalizer,
+        )
         with self._lock:
-            self._records = records
-            self._positions = {r.id: i for i, r in enumerate(records)}
-            self._lexical = lexical
-            self.normalizer = normalizer
+            self._snapshot = snapshot
         log.info("Retriever ready: %d records", len(records))
 
     @property
-    def vocabulary(self) -> set[str]:
-        return self._lexical.vocabulary()
+    def normalizer(self) -> TextNormalizer:
+        return self._snapshot.normalizer
 
     def retrieve(self, text: str, k: int = 5) -> list[Candidate]:
         """The best `k` units for `text`, best first."""
-        with self._lock:
-            records, positions, lexical, normalizer = self._records, self._positions, self._lexical, self.normalizer
-        if not records or not text.strip():
+        snap = self._snapshot
+        if not snap.records or not text.strip():
             return []
-        lexical_scores = lexical.scores(normalizer.terms(text))
-        dense_scores = [0.0] * len(records)
-        for rid, similarity in self.index.search(text, DENSE_CANDIDATES):
-            position = positions.get(rid)
-            if position is None:  # Chroma may return records deleted since; the live set decides
-                continue
-            dense_scores[position] = max(0.0, similarity)
+        config = self.config
+        terms = snap.normalizer.terms(text)
+        lexical = snap.record_lexical.scores(terms) if config.lexical_weight else np.zeros(len(snap.records))
+        unit_scores: dict[str, float] = {}
+        if config.unit_lexical and config.lexical_weight:
+            unit_scores = dict(zip(snap.units, snap.unit_lexical.scores(terms).tolist(), strict=True))
+        dense = np.zeros(len(snap.records))
+        if config.dense_weight:
+            for rid, similarity in self.index.search(text, DENSE_CANDIDATES):
+                position = snap.positions.get(rid)
+                if position is not None:  # Chroma may return records deleted since; the live set decides
+                    dense[position] = max(0.0, similarity)
         best: dict[str, Candidate] = {}
-        for position, record in enumerate(records):
-            dense, lex = dense_scores[position], float(lexical_scores[position])
-            if dense == 0.0 and lex == 0.0:
-                continue
-            weight = ROLE_WEIGHT.get(str(record.metadata.get("role")), 1.0)
-            score = weight * (DENSE_WEIGHT * dense + LEXICAL_WEIGHT * lex)
+        for position in np.flatnonzero((dense > 0) | (lexical > 0)):
+            record = snap.records[position]
             unit = str(record.metadata.get("unit", record.id))
+            lex = max(float(lexical[position]), unit_scores.get(unit, 0.0))
+            weight = ROLE_WEIGHT.get(str(record.metadata.get("role")), 1.0)
+            score = weight * (config.dense_weight * float(dense[position]) + config.lexical_weight * lex)
             current = best.get(unit)
             if current is None or score > current.score:
-                best[unit] = Candidate(unit, record, dense, lex, score)
+                best[unit] = Candidate(unit, record, float(dense[position]), lex, score)
         return sorted(best.values(), key=lambda c: c.score, reverse=True)[:k]
