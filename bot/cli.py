@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from bot.settings import Settings, get_settings
@@ -97,6 +98,64 @@ def command_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_hash_password(args: argparse.Namespace) -> int:
+    """Print a bcrypt hash for a staff password (read without echo, or from standard input) for TANYA_WEB_USERS."""
+    from ui.staff_accounts import MIN_PASSWORD_LENGTH, hash_password
+
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            raise CliError("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise CliError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    hashed = hash_password(password)
+    if args.user:
+        print(json.dumps({args.user: hashed}))
+    else:
+        print(hashed)
+    return 0
+
+
+def command_eval(args: argparse.Namespace) -> int:
+    from evals.runner import DEMO, HELDOUT, run_evaluation
+
+    settings = get_settings()
+    targets = {"demo": [DEMO], "heldout": [HELDOUT], "all": [DEMO, HELDOUT]}[args.sets]
+    if args.calibrate and targets[0] is not DEMO:
+        raise CliError("--calibrate tunes the threshold on the demo set; run it with --sets demo or all")
+    out = Path(args.out) if args.out else Path("evals/reports") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    try:
+        results, report = run_evaluation(
+            settings,
+            out,
+            targets=targets,
+            calibrate=args.calibrate,
+            target_precision=args.target_precision,
+            ablate=not args.no_ablation,
+            progress=not args.quiet,
+        )
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    for result in results:
+        m = result.metrics
+        print(
+            f"{result.name}: hit@1 {m.hit_at_1:.1%}, MRR@5 {m.mrr_at_5:.3f}, precision {m.answer_precision or 0:.1%}, "
+            f"coverage {m.coverage or 0:.1%}, wrong {m.wrong_answer_rate or 0:.1%}, handoff recall "
+            f"{m.handoff_recall or 0:.1%}, privacy leaks {m.privacy_leaks}, threshold {result.threshold:.2f}"
+        )
+        for criterion, passed, measured in result.bar:
+            print(f"  bar: {criterion}: {measured} {'ok' if passed else 'MISSED'}")
+    if args.calibrate:
+        print(f"Calibrated threshold recorded in {settings.calibration_file}")
+    print(f"Report: {report}")
+    missed = [c for r in results for c, passed, _ in r.bar if not passed]
+    return 1 if args.check_bar and missed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tanya", description="Tanya: an FAQ chatbot for telecom customer service.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -120,6 +179,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--store", metavar="DIR", help="index folder (default from settings)")
     serve.add_argument("--port", type=int, help="web port (default 7860)")
     serve.set_defaults(run=command_serve)
+
+    evaluate = commands.add_parser("eval", help="evaluate answer quality on the labelled sets and write a report")
+    evaluate.add_argument("--sets", choices=["demo", "heldout", "all"], default="all", help="which sets (default all)")
+    evaluate.add_argument("--calibrate", action="store_true", help="pick and record the answer threshold (demo set)")
+    evaluate.add_argument("--target-precision", type=float, default=0.95, help="precision --calibrate aims for")
+    evaluate.add_argument("--out", metavar="DIR", help="report folder (default evals/reports/<time>)")
+    evaluate.add_argument("--check-bar", action="store_true", help="exit 1 when the held-back bar is missed")
+    evaluate.add_argument("--no-ablation", action="store_true", help="skip the retrieval ablation")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+    evaluate.set_defaults(run=command_eval)
+
+    hash_password = commands.add_parser(
+        "hash-password", help="make a bcrypt hash of a staff password for TANYA_WEB_USERS (password from a prompt or stdin)"
+    )
+    hash_password.add_argument("--user", help="print a JSON object {USER: hash} ready for TANYA_WEB_USERS")
+    hash_password.set_defaults(run=command_hash_password)
     return parser
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot import intents, phrases
 from bot.business_hours import BusinessHours
+from bot.confidence import ConfidenceModel
 from bot.embedder import load_embedder
 from bot.knowledge_index import KnowledgeIndex
 from bot.language import detect_language
@@ -55,6 +56,7 @@ class AnswerEngine:
         self.settings = settings
         self.index = index
         self.retriever = HybridRetriever(index)
+        self.confidence_model = ConfidenceModel(settings.confidence_weights)
         self.hours = BusinessHours(settings)
 
     @classmethod
@@ -135,9 +137,8 @@ class AnswerEngine:
                 return with_context
         return candidates
 
-    @staticmethod
-    def _confidence(candidates: list[Candidate]) -> float:
-        return max(0.0, min(1.0, candidates[0].score)) if candidates else 0.0
+    def _confidence(self, candidates: list[Candidate]) -> float:
+        return self.confidence_model.confidence(candidates)
 
     def _answer_from(self, top: Candidate, lang: str, confidence: float, others: list[Candidate]) -> Reply:
         meta = top.record.metadata

@@ -47,32 +47,39 @@ _INJECTION = _any(
     r"\b(tampilkan|show|dump|list|export|berikan|kasih) (semua |all )?(data|database|record)s? (pelanggan|customer|user)",
 )
 _DATA_WORD = re.compile(rf"\b({_PERSONAL_FIELD}|data|pemilik|owner|nama|name|siapa|who|pelanggan|customer)\b")
-_WANTS_INFO = re.compile(
-    r"\b(siapa|who|cek|check|cari|find|look up|lookup|tahu|tau|know|kasih tahu|kasih tau|tell|beri|berikan|give|"
-    r"minta|tampilkan|show|lihat|liat|see|nama|name|alamat|address)\b"
+
+
+_OWN_NUMBER = re.compile(
+    r"\b(nomor|nomer|no|number|hp|nomorku|nomerku)\s*(saya|sy|aku|ku|gue|gw|gua|sendiri|is)?\s*(saya|sy|aku|ku|gue|gw|sendiri)\b|\bmy (own )?(phone )?number\b"
+)
+_DATA_ABOUT_A_NUMBER = re.compile(
+    r"\b(siapa|who|whose|nama|name|alamat|address|lokasi|location|posisi|where is|dimana|di mana|pemilik|owner|"
+    r"nik|ktp|identitas|identity|terdaftar (atas|pada|di)|registered (to|under)|riwayat|history|log|isi sms|"
+    r"isi pesan|sms (yang|yg) masuk|messages?|percakapan|dihubungi|ditelepon|called|texted|panggilan)\b"
+)
+_OTHER_PERSONS_NUMBER = _any(
+    r"\b(her|his|their) (new |old |current )?(phone )?number\b",
+    r"\bnomor (baru|lama)?\s*(dia|pacar|mantan|suami|istri|teman|temen|orang itu)\b",
+    r"\b(which|what) numbers? did\b",
+    r"\bsiapa (saja|aja) yang (dia )?(telepon|telpon|hubungi|sms)\b",
 )
 
 
 def is_privacy_request(text: str) -> bool:
     """Asking for another person's data: who owns a number, someone's NIK, address, calls or location."""
-    if _OWNER_QUESTION.search(text) or _OTHER_PERSON_DATA.search(text):
+    if _OWNER_QUESTION.search(text) or _OTHER_PERSON_DATA.search(text) or _OTHER_PERSONS_NUMBER.search(text):
         return True
     if _INJECTION.search(text) and _DATA_WORD.search(text):
         return True
-    # A number or NIK in the message with a request for a name/address/location means someone else's data.
-    return (
-        contains_personal_number(text)
-        and bool(
-            re.search(r"\b(siapa|who|nama|name|alamat|address|lokasi|location|pemilik|owner|nik|ktp|identitas)\b", text)
-        )
-        and bool(_WANTS_INFO.search(text))
-    )
+    # A number that is not the customer's own, with a question about who it is, where, or what it did.
+    return contains_personal_number(text) and not _OWN_NUMBER.search(text) and bool(_DATA_ABOUT_A_NUMBER.search(text))
 
 
 # --- asking for a person ---------------------------------------------------------------------------
 _PERSON = (
     r"(cs|customer service|customer care|operator|agen|agent|human|manusia|orang|petugas|admin|officer|"
-    r"person|representative|staf|staff|karyawan|pegawai|live agent|real person|orang beneran|orang asli)"
+    r"person|representative|staf|staff|karyawan|pegawai|live agent|real person|orang beneran|orang asli|manager|"
+    r"supervisor|manajer|atasan)"
 )
 _ASKS_FOR_PERSON = _any(
     rf"\b(bicara|berbicara|ngomong|ngobrol|omong|chat|talk|speak|connect|hubungkan|sambungkan|disambungkan|"

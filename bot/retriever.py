@@ -124,7 +124,7 @@ class HybridRetriever:
                 if position is not None:  # Chroma may return records deleted since; the live set decides
                     dense[position] = max(0.0, similarity)
         best: dict[str, Candidate] = {}
-        for position in np.flatnonzero((dense > 0) | (lexical > 0)):
+        for position in map(int, np.flatnonzero((dense > 0) | (lexical > 0))):
             record = snap.records[position]
             unit = str(record.metadata.get("unit", record.id))
             lex = max(float(lexical[position]), unit_scores.get(unit, 0.0))

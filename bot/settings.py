@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-
 import json
 import os
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -66,6 +65,10 @@ class Settings(BaseSettings):
     answer_threshold: float = Field(
         0.55, ge=0.0, le=1.0, description="Minimum confidence to answer; below it an in-domain question is handed off."
     )
+    confidence_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="Weights of the confidence model (bias, score, dense, lexical, margin); set by calibration.",
+    )
     domain_threshold: float = Field(
         0.30, ge=0.0, le=1.0, description="Below this confidence and with no telecom words, a question is off-topic."
     )
@@ -105,6 +108,10 @@ class Settings(BaseSettings):
     web_users: dict[str, str] = Field(
         default_factory=dict,
         description="Staff logins as a JSON object {user: bcrypt hash}; no default account exists.",
+    )
+    web_roles: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Staff roles as a JSON object {user: [officer, editor, analyst]}; a user not listed has every role.",
     )
     upload_max_bytes: int = Field(10 * 1024 * 1024, description="Largest document an editor may upload.")
 

@@ -42,7 +42,7 @@ def _charts(result: SetResult, folder: Path) -> list[str]:
     names = []
     sweep = [p for p in result.sweep if p.precision is not None]
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot([p.coverage for p in sweep], [p.precision for p in sweep], marker="o", markersize=3)
+    ax.plot([p.coverage or 0.0 for p in sweep], [p.precision or 0.0 for p in sweep], marker="o", markersize=3)
     for p in sweep[:: max(1, len(sweep) // 8)]:
         ax.annotate(f"{p.threshold:.2f}", (p.coverage or 0, p.precision or 0), fontsize=7)
     ax.set_xlabel("coverage (in-scope questions answered)")

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.confidence import ConfidenceModel, features, fit_weights
 from bot.embedder import load_embedder
 from bot.engine import AnswerEngine, Assessment
 from bot.knowledge_index import KnowledgeIndex
@@ -154,13 +155,38 @@ def evaluate_target(
     return result, engine
 
 
-def record_calibration(settings: Settings, result: SetResult, target_precision: float) -> float:
-    """Pick the threshold reaching `target_precision` with the most coverage and record it for the bot."""
+def fit_confidence(engine: AnswerEngine, result: SetResult) -> dict[str, float]:
+    """Fit the confidence model on the set: is the top-ranked entry the right one (and should it be answered)?"""
+    rows, labels = [], []
+    for e in result.evaluated:
+        if e.assessment.rule is None and e.assessment.candidates:
+            rows.append(features(e.assessment.candidates))
+            labels.append(e.item.in_scope and e.item.matches(e.assessment.candidates[0].ref))
+    weights = fit_weights(rows, labels)
+    engine.confidence_model = ConfidenceModel(weights)
+    result.evaluated = [
+        replace(
+            e, assessment=replace(e.assessment, confidence=engine.confidence_model.confidence(e.assessment.candidates))
+        )
+        for e in result.evaluated
+    ]
+    return weights
+
+
+def record_calibration(
+    settings: Settings, engine: AnswerEngine, result: SetResult, target_precision: float
+) -> Settings:
+    """Fit the confidence model, pick the threshold reaching `target_precision` with the most coverage, record both.
+
+    Returns the settings the bot will read from now on; `result` is re-scored with them.
+    """
+    weights = fit_confidence(engine, result)
+    result.sweep = sweep_thresholds(engine, result.evaluated)
     point = calibrate_threshold(result.sweep, target_precision)
     if point is None:
         raise ValueError(f"no threshold reaches {target_precision:.0%} answer precision on {result.name}")
     recorded = {
-        "settings": {"answer_threshold": point.threshold},
+        "settings": {"answer_threshold": point.threshold, "confidence_weights": weights},
         "measured": asdict(point),
         "target_precision": target_precision,
         "calibrated_on": result.name,
@@ -169,7 +195,10 @@ def record_calibration(settings: Settings, result: SetResult, target_precision: 
     }
     settings.calibration_file.parent.mkdir(parents=True, exist_ok=True)
     settings.calibration_file.write_text(json.dumps(recorded, indent=2) + "\n", encoding="utf-8")
-    return point.threshold
+    result.threshold = point.threshold
+    result.decisions = decide_all(engine, result.evaluated, point.threshold)
+    result.metrics = compute_metrics(result.evaluated, result.decisions)
+    return settings.model_copy(update={"answer_threshold": point.threshold, "confidence_weights": weights})
 
 
 def run_evaluation(
@@ -189,11 +218,7 @@ def run_evaluation(
         result, engine = evaluate_target(settings, target, work_dir, ablate=ablate, progress=progress)
         try:
             if calibrate and position == 0:
-                threshold = record_calibration(settings, result, target_precision)
-                settings = settings.model_copy(update={"answer_threshold": threshold})
-                result.threshold = threshold
-                result.decisions = decide_all(engine, result.evaluated, threshold)
-                result.metrics = compute_metrics(result.evaluated, result.decisions)
+                settings = record_calibration(settings, engine, result, target_precision)
         finally:
             engine.close()
         if target.name == HELDOUT.name:
