@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,10 @@ log = logging.getLogger(__name__)
 
 # A follow-up this short ("kalau yang pascabayar?") is read together with the previous question.
 _FOLLOW_UP_MAX_TERMS = 4
+_FOLLOW_UP = re.compile(
+    r"^\s*(kalau|kalo|klo|kl|terus|trus|lalu|bagaimana dengan|gimana dengan|gmn dengan|kalau untuk|trs|"
+    r"what about|how about|and for|and if|what if)\b"
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class Assessment:
     candidates: tuple[Candidate, ...] = ()
     confidence: float = 0.0
     in_domain: bool = False
+    query_terms: int = 0
 
 
 def _rule_verdict(raw: str, rule_text: str) -> str | None:
@@ -103,10 +109,19 @@ class AnswerEngine:
         rule = _rule_verdict(raw, rule_text)
         if rule is not None:
             return Assessment(lang, rule=rule)
-        candidates = self._retrieve(raw, question)
-        in_domain = bool(normalizer.telecom_terms(raw))
+        text = self._with_context(raw, question)
+        candidates = self.retriever.retrieve(text)
+        terms = len(normalizer.terms(text))
+        # Off-topic is judged on words, not vectors: the English-trained model finds any Indonesian text "similar".
+        in_domain = bool(normalizer.telecom_terms(raw)) or (
+            bool(candidates) and candidates[0].lexical >= self.settings.domain_threshold
+        )
         return Assessment(
-            lang, candidates=tuple(candidates), confidence=self._confidence(candidates), in_domain=in_domain
+            lang,
+            candidates=tuple(candidates),
+            confidence=self.confidence_model.confidence(candidates, terms),
+            in_domain=in_domain,
+            query_terms=terms,
         )
 
     def decide(self, assessment: Assessment, threshold: float, now: datetime | None = None) -> Reply:
@@ -123,22 +138,21 @@ class AnswerEngine:
         confidence, candidates = assessment.confidence, assessment.candidates
         if candidates and confidence >= threshold:
             return self._answer_from(candidates[0], lang, confidence, list(candidates[1:]))
-        if confidence >= self.settings.domain_threshold or assessment.in_domain:
+        if assessment.in_domain:
             return self._handoff(HandoffReason.LOW_CONFIDENCE, lang, confidence, now)
         return Reply(Outcome.DECLINE, phrases.DECLINE[lang], lang, confidence, reason="off_topic")
 
-    def _retrieve(self, raw: str, question: Question) -> list[Candidate]:
-        candidates = self.retriever.retrieve(raw)
+    def _with_context(self, raw: str, question: Question) -> str:
+        """A short follow-up ("kalau yang pascabayar?") is read together with the previous question."""
         previous = next((t.text for t in reversed(question.history) if t.role == "customer"), None)
-        is_short = len(self.retriever.normalizer.terms(raw)) <= _FOLLOW_UP_MAX_TERMS
-        if previous and is_short and self._confidence(candidates) < self.threshold:
-            with_context = self.retriever.retrieve(f"{previous} {raw}")
-            if self._confidence(with_context) > self._confidence(candidates):
-                return with_context
-        return candidates
-
-    def _confidence(self, candidates: list[Candidate]) -> float:
-        return self.confidence_model.confidence(candidates)
+        if previous is None or len(self.retriever.normalizer.terms(raw)) > _FOLLOW_UP_MAX_TERMS:
+            return raw
+        if _FOLLOW_UP.match(raw.lower()):
+            return f"{previous} {raw}"
+        standalone = self.retriever.retrieve(raw)
+        with_context = self.retriever.retrieve(f"{previous} {raw}")
+        better = self.confidence_model.confidence(with_context) > self.confidence_model.confidence(standalone)
+        return f"{previous} {raw}" if better else raw
 
     def _answer_from(self, top: Candidate, lang: str, confidence: float, others: list[Candidate]) -> Reply:
         meta = top.record.metadata

@@ -44,6 +44,9 @@ _INJECTION = _any(
     r"\b(kamu|anda) (sekarang|adalah) (admin|administrator|developer|root|sistem)\b",
     r"\byou are (now )?(an? )?(admin|administrator|developer|root|dan)\b",
     r"\b(developer|admin|god|debug) mode\b",
+    r"\bpretend (you are|you're|to be)\b",
+    r"\b(anggap|anggaplah|bayangkan|berpura-pura|pura-pura)\b.*\b(kamu|anda|lu|lo)\b",
+    r"\b(act as|roleplay as|you have (database|db) access)\b",
     r"\b(tampilkan|show|dump|list|export|berikan|kasih) (semua |all )?(data|database|record)s? (pelanggan|customer|user)",
 )
 _DATA_WORD = re.compile(rf"\b({_PERSONAL_FIELD}|data|pemilik|owner|nama|name|siapa|who|pelanggan|customer)\b")
@@ -55,7 +58,7 @@ _OWN_NUMBER = re.compile(
 _DATA_ABOUT_A_NUMBER = re.compile(
     r"\b(siapa|who|whose|nama|name|alamat|address|lokasi|location|posisi|where is|dimana|di mana|pemilik|owner|"
     r"nik|ktp|identitas|identity|terdaftar (atas|pada|di)|registered (to|under)|riwayat|history|log|isi sms|"
-    r"isi pesan|sms (yang|yg) masuk|messages?|percakapan|dihubungi|ditelepon|called|texted|panggilan)\b"
+    r"isi pesan|sms (yang|yg) masuk|messages?|percakapan|dihubungi|ditelepon|called|calls|call log|texted|panggilan)\b"
 )
 _OTHER_PERSONS_NUMBER = _any(
     r"\b(her|his|their) (new |old |current )?(phone )?number\b",
@@ -119,16 +122,22 @@ def is_angry(raw: str, text: str) -> bool:
 # --- the customer's own account data ---------------------------------------------------------------
 _MINE = r"(saya|aku|gue|gua|sy|ku|my|mine|i|me|kami)"
 _ACCOUNT_THING = (
-    r"(tagihan|bill|pulsa|kuota|saldo|transaksi|transaction|pembayaran|payment|poin|points|pesanan|order|"
-    r"potongan|deduction|charge|charges|langganan|subscription|paket)"
+    r"(tagihan|bill|pulsa|kuota|saldo|transaksi|transaction|transfer|pembayaran|payment|poin|points|pesanan|order|"
+    r"potongan|deduction|charge|charges|langganan|subscription|paket|pengajuan|permintaan|request|limit|keluhan|"
+    r"laporan|tiket)"
 )
 _SPECIFIC = _any(
     r"\b(kepotong|terpotong|dipotong|potong|kesedot|tersedot|disedot|hilang sendiri|berkurang sendiri|ilang sendiri|"
     r"deducted|charged|taken|missing|disappeared)\b",
     r"\b(kemarin|kemaren|tadi|semalam|minggu lalu|bulan lalu|tanggal \d+|yesterday|last (week|month|night)|this morning)\b",
-    r"\b(bulan ini|this month|bulan (januari|februari|maret|april|mei|juni|juli|agustus|september|oktober|november|desember))\b",
+    r"\b(bulan (januari|februari|maret|april|mei|juni|juli|agustus|september|oktober|november|desember))\b",
     r"\b(january|february|march|april|may|june|july|august|september|october|november|december)\b",
     r"\b(rp\.? ?\d|\d+ ?(rb|ribu|k|rupiah|idr))\b",
+    r"\b(berkurang|kepotong|terpotong|hilang|ilang|kesedot|tersedot)\b \d{3,}",
+    r"\b(udah|sudah|udh) (di-?)?(approve|setujui|disetujui|proses|diproses)\b",
+    r"\b(cek|cekin|check) (status|statusnya)\b",
+    r"\b(can|could) you (please )?(reverse|refund|cancel|undo|check|look into|fix)\b",
+    r"\b(tolong|mohon|bisa) (di)?(batalkan|batalin|kembalikan|balikin|proses|prosesin|cekin|dicek|cek kenapa)\b",
     r"\b(status (pesanan|order|transaksi|pembayaran|tiket|keluhan)|nomor (tiket|order|transaksi)|transaction id|order id)\b",
     r"\b(berapa|how much|what is|what's|whats) .*\b(tagihan|bill|sisa pulsa saya|sisa kuota saya|poin)\b.*\b(saya|my|aku|gue)\b",
 )

@@ -70,7 +70,7 @@ class Settings(BaseSettings):
         description="Weights of the confidence model (bias, score, dense, lexical, margin); set by calibration.",
     )
     domain_threshold: float = Field(
-        0.30, ge=0.0, le=1.0, description="Below this confidence and with no telecom words, a question is off-topic."
+        0.30, ge=0.0, le=1.0, description="Below this word overlap with the best entry, and with no telecom word, a question is off-topic."
     )
     calibration_file: Path = Field(
         DEFAULT_CALIBRATION_FILE,

@@ -39,7 +39,9 @@ class Decision:
 
 
 def run_engine(
-    engine: AnswerEngine, items: list[LabelledQuestion], progress: Callable[[Iterable[LabelledQuestion]], Iterable[LabelledQuestion]] = iter
+    engine: AnswerEngine,
+    items: list[LabelledQuestion],
+    progress: Callable[[Iterable[LabelledQuestion]], Iterable[LabelledQuestion]] = iter,
 ) -> list[EvaluatedQuestion]:
     """Assess every question with the engine, timing each full answer."""
     results = []
@@ -156,11 +158,11 @@ class SweepPoint:
     wrong_answer_rate: float | None
 
 
-def sweep_thresholds(engine: AnswerEngine, evaluated: list[EvaluatedQuestion], steps: int = 41) -> list[SweepPoint]:
-    """Precision, coverage and wrong answers at evenly spaced thresholds from 0.3 to 0.9."""
+def sweep_thresholds(engine: AnswerEngine, evaluated: list[EvaluatedQuestion], steps: int = 91) -> list[SweepPoint]:
+    """Precision, coverage and wrong answers at evenly spaced thresholds from 0.05 to 0.95."""
     points = []
     for i in range(steps):
-        threshold = round(0.3 + 0.6 * i / (steps - 1), 4)
+        threshold = round(0.05 + 0.9 * i / (steps - 1), 4)
         m = compute_metrics(evaluated, decide_all(engine, evaluated, threshold))
         points.append(SweepPoint(threshold, m.answer_precision, m.coverage, m.wrong_answer_rate))
     return points

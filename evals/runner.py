@@ -160,7 +160,7 @@ def fit_confidence(engine: AnswerEngine, result: SetResult) -> dict[str, float]:
     rows, labels = [], []
     for e in result.evaluated:
         if e.assessment.rule is None and e.assessment.candidates:
-            rows.append(features(e.assessment.candidates))
+            rows.append(features(e.assessment.candidates, e.assessment.query_terms))
             labels.append(e.item.in_scope and e.item.matches(e.assessment.candidates[0].ref))
     weights = fit_weights(rows, labels)
     engine.confidence_model = ConfidenceModel(weights)
