@@ -156,6 +156,39 @@ def command_eval(args: argparse.Namespace) -> int:
     return 1 if args.check_bar and missed else 0
 
 
+def command_tune(args: argparse.Namespace) -> int:
+    from bot.text_normalizer import TextNormalizer
+    from bot.tuning import tune_model
+    from ingest.knowledge_base import load_knowledge_base
+
+    settings = get_settings()
+    kb_dir = Path(args.kb) if args.kb else settings.kb_dir
+    kb = load_knowledge_base([kb_dir], kb_dir)
+    out = Path(args.out) if args.out else settings.model_cache_dir / f"tuned-{kb_dir.resolve().name}"
+    from tqdm import tqdm
+
+    with tqdm(desc="Fine-tuning", unit="step", disable=args.quiet, file=sys.stderr) as bar:
+
+        def report(step: int, total: int, loss: float) -> None:
+            bar.total = total
+            bar.update(step - bar.n)
+            bar.set_postfix(loss=f"{loss:.3f}")
+
+        tune_model(
+            settings.embedding_model,
+            kb.entries,
+            out,
+            normalizer=TextNormalizer(kb.glossary),
+            epochs=args.epochs,
+            progress=report,
+        )
+    print(f"Fine-tuned model saved to {out}.")
+    print(
+        f"Use it with: export TANYA_EMBEDDING_MODEL={out.resolve()} && tanya ingest --rebuild && tanya eval --calibrate"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tanya", description="Tanya: an FAQ chatbot for telecom customer service.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -190,8 +223,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=command_eval)
 
+    tune = commands.add_parser("tune", help="fine-tune the embedding model on the knowledge base's own phrasings")
+    tune.add_argument("--kb", metavar="DIR", help="knowledge-base folder (default from settings)")
+    tune.add_argument("--epochs", type=int, default=4, help="passes over the phrasings (default 4)")
+    tune.add_argument("--out", metavar="DIR", help="where to save the model (default var/models/tuned-<kb>)")
+    tune.add_argument("--quiet", action="store_true", help="no progress bar")
+    tune.set_defaults(run=command_tune)
+
     hash_password = commands.add_parser(
-        "hash-password", help="make a bcrypt hash of a staff password for TANYA_WEB_USERS (password from a prompt or stdin)"
+        "hash-password",
+        help="make a bcrypt hash of a staff password for TANYA_WEB_USERS (password from a prompt or stdin)",
     )
     hash_password.add_argument("--user", help="print a JSON object {USER: hash} ready for TANYA_WEB_USERS")
     hash_password.set_defaults(run=command_hash_password)

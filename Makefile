@@ -1,0 +1,48 @@
+# One command to run, one to test. Both set everything up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup system-test-deps ingest eval calibrate bench lint clean
+
+run: setup  ## set up, index the demo knowledge base, start the web app (and Telegram when TELEGRAM_BOT_TOKEN is set)
+	$(BIN)/tanya ingest
+	$(BIN)/tanya serve
+
+test: setup system-test-deps  ## set up and run every test (unit, end-to-end, browser, answer quality)
+	$(BIN)/python -m pytest
+
+setup: $(STAMP)
+
+# torch is installed first and pinned: the CPU build lies on these machines, an unpinned torch pulls CUDA.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Browser tests drive Debian's Chromium (never a downloaded browser).
+system-test-deps:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+
+ingest: setup
+	$(BIN)/tanya ingest
+
+eval: setup  ## quality report on the demo and held-back sets
+	$(BIN)/tanya eval
+
+calibrate: setup  ## re-fit confidence and the answer threshold on the demo set (writes kb/calibration.json)
+	$(BIN)/tanya eval --calibrate
+
+bench: setup  ## speed and memory figures
+	$(BIN)/python -m evals.benchmark
+
+lint: setup
+	$(BIN)/ruff check bot ingest ui evals tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,105 @@
+"""Speed and memory figures (a benchmark that prints, never a test that asserts): `python -m evals.benchmark`.
+
+Prints ingest throughput, per-question latency with the model loaded (p50/p95), the cold start of one
+`tanya ask` process, and peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bot.embedder import load_embedder
+from bot.engine import AnswerEngine
+from bot.knowledge_index import KnowledgeIndex
+from bot.messages import Question
+from bot.settings import Settings, get_settings
+from evals.labelled_set import load_labelled_set
+from ingest.knowledge_base import load_knowledge_base
+from ingest.sync import sync_index
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def bench_ingest(settings: Settings, kb_dir: Path) -> tuple[int, float]:
+    """Seconds to ingest `kb_dir` into an empty store (model already exported)."""
+    kb = load_knowledge_base([kb_dir], kb_dir)
+    started = time.perf_counter()
+    with KnowledgeIndex(settings, load_embedder(settings), writable=True) as index:
+        sync_index(index, kb, show_progress=False)
+    return len(kb.entries) + len(kb.chunks), time.perf_counter() - started
+
+
+def bench_questions(settings: Settings, questions: list[str], rounds: int) -> list[float]:
+    """Per-question wall time of `AnswerEngine.answer`, model loaded, after one warm-up pass."""
+    engine = AnswerEngine.open(settings)
+    try:
+        for text in questions:
+            engine.answer(Question(text=text))
+        times = []
+        for _ in range(rounds):
+            for text in questions:
+                started = time.perf_counter()
+                engine.answer(Question(text=text))
+                times.append(time.perf_counter() - started)
+        return times
+    finally:
+        engine.close()
+
+
+def bench_cold_start(store: Path, runs: int) -> tuple[list[float], int]:
+    """Wall time of complete `tanya ask` processes, and the largest peak RSS (KiB) among them."""
+    env = {**os.environ, "TANYA_STORE_DIR": str(store)}
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "bot.cli", "ask", "--json", "gmn cara cek pulsa"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        times.append(time.perf_counter() - started)
+    return times, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3, help="passes over the demo questions for latency")
+    parser.add_argument("--cold-runs", type=int, default=3, help="separate `tanya ask` processes to time")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        settings = get_settings().model_copy(update={"store_dir": Path(folder) / "index", "chroma_host": None})
+        load_embedder(settings)  # the one-off ONNX export is not part of the ingest figure
+        units, seconds = bench_ingest(settings, REPO / "kb")
+        print(f"ingest: {units} entries+chunks in {seconds:.1f} s = {units / seconds:.1f} per second")
+        questions = [q.question for q in load_labelled_set(REPO / "evals" / "sets" / "demo.csv")]
+        times = bench_questions(settings, questions, args.rounds)
+        print(
+            f"ask latency over {len(times)} answers (model loaded): p50 {1000 * statistics.median(times):.1f} ms, "
+            f"p95 {1000 * _percentile(times, 0.95):.1f} ms"
+        )
+        print(
+            f"peak memory of this process (ingest + {len(questions)} questions): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+        )
+        cold, child_peak = bench_cold_start(settings.store_dir, args.cold_runs)
+        print(
+            f"cold start of one `tanya ask` (process start to answer printed): median {statistics.median(cold):.2f} s, "
+            f"max {max(cold):.2f} s; peak memory {child_peak / 1024:.0f} MiB"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The channel-neutral conversation rules: hand off, stay silent while a person has the conversation, relay
+officer replies through the outbox, come back after closing, and short SMS answers."""
+
+from __future__ import annotations
+
+from bot.messages import Outcome, Question
+from bot.runtime import Runtime
+
+
+def test_answer_is_logged_and_no_ticket_is_opened(demo_runtime: Runtime) -> None:
+    result = demo_runtime.conversations.handle(Question("gmn cara cek pulsa sy", user="web:1", channel="web"))
+    assert result.reply is not None and result.reply.outcome is Outcome.ANSWER
+    assert result.ticket is None and result.interaction_id is not None
+    assert demo_runtime.handoffs.find_open("web", "web:1") is None
+
+
+def test_handoff_silence_officer_reply_and_return(demo_runtime: Runtime) -> None:
+    conversations, handoffs = demo_runtime.conversations, demo_runtime.handoffs
+    first = conversations.handle(Question("saya mau bicara dengan petugas", user="tg:7", channel="telegram"))
+    assert first.reply is not None and first.reply.outcome is Outcome.HANDOFF and first.ticket_created
+    ticket = first.ticket
+    assert ticket is not None and ticket.reason == "asked_for_person"
+
+    # While the ticket is open the bot is silent and the message joins the ticket.
+    second = conversations.handle(Question("gmn cara cek pulsa sy", user="tg:7", channel="telegram"))
+    assert second.reply is None and second.forwarded_to_officer
+    assert handoffs.get(ticket.id).messages[-1].text == "gmn cara cek pulsa sy"
+
+    conversations.officer_reply(ticket.id, "Halo, saya Rina dari Nusantel. Ada yang bisa dibantu?", officer="rina")
+    pending = handoffs.pending_deliveries("telegram")
+    assert [m.text for _, m in pending] == ["Halo, saya Rina dari Nusantel. Ada yang bisa dibantu?"]
+    assert handoffs.pending_deliveries("web") == []
+    handoffs.mark_delivered(pending[0][1].id)
+    assert handoffs.pending_deliveries("telegram") == []
+
+    closed = conversations.close_ticket(ticket.id, officer="rina")
+    assert not closed.is_open
+    notice = handoffs.pending_deliveries("telegram")
+    assert len(notice) == 1 and notice[0][1].role == "system"
+    after = conversations.handle(Question("gmn cara cek pulsa sy", user="tg:7", channel="telegram"))
+    assert after.reply is not None and after.reply.outcome is Outcome.ANSWER
+
+
+def test_request_person_opens_one_ticket(demo_runtime: Runtime) -> None:
+    conversations = demo_runtime.conversations
+    first = conversations.request_person(Question("", user="web:2", channel="web"))
+    again = conversations.request_person(Question("", user="web:2", channel="web"))
+    assert first.ticket_created and first.reply is not None and first.reply.reason == "asked_for_person"
+    assert again.ticket is not None and first.ticket is not None and again.ticket.id == first.ticket.id
+    assert len(demo_runtime.handoffs.list_tickets()) == 1
+
+
+def test_ticket_texts_are_masked(demo_runtime: Runtime) -> None:
+    result = demo_runtime.conversations.handle(
+        Question("saya mau bicara dengan petugas, nomor saya 081234567890", user="web:3", channel="web")
+    )
+    assert result.ticket is not None
+    assert all("081234567890" not in m.text for m in demo_runtime.handoffs.get(result.ticket.id).messages)
+
+
+def test_sms_answer_fits_an_sms_and_names_the_entry(demo_runtime: Runtime) -> None:
+    sms = demo_runtime.conversations.sms_answer("hp temen aku ilang, gmn cara blokir nomornya")
+    assert len(sms.text) <= 160
+    assert sms.source == "hp-hilang-blokir-nomor"

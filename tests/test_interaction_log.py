@@ -1,0 +1,46 @@
+"""The interaction log stores questions masked, customers pseudonymised, and finds what editors should review."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.database import Database
+from bot.interaction_log import InteractionLog
+from bot.messages import Outcome, Question, Reply, Source
+
+
+def log_in(tmp_path: Path) -> InteractionLog:
+    return InteractionLog(Database(f"sqlite:///{tmp_path / 'log.db'}"))
+
+
+def test_questions_are_stored_masked_and_customers_pseudonymised(tmp_path: Path) -> None:
+    log = log_in(tmp_path)
+    reply = Reply(Outcome.ANSWER, "…", "id", 0.9, source=Source("faq", "cek-pulsa", "Cek pulsa"))
+    log.record(Question("nomor saya 081234567890, NIK 3174012345678901", user="telegram:42", channel="telegram"), reply)
+    stored = log.interactions()[0]
+    assert "081234567890" not in stored.question and "3174012345678901" not in stored.question
+    assert stored.source == "cek-pulsa" and stored.outcome == "answer"
+    assert "42" not in stored.channel
+
+
+def test_unanswered_lists_low_confidence_handoffs_weak_answers_and_not_helpful(tmp_path: Path) -> None:
+    log = log_in(tmp_path)
+    confident = Reply(Outcome.ANSWER, "…", "id", 0.95, source=Source("faq", "a", "A"))
+    weak = Reply(Outcome.ANSWER, "…", "id", 0.6, source=Source("faq", "b", "B"))
+    handoff = Reply(Outcome.HANDOFF, "…", "id", 0.3, reason="low_confidence")
+    angry = Reply(Outcome.HANDOFF, "…", "id", 1.0, reason="angry")
+    ids = {
+        name: log.record(Question(name), reply)
+        for name, reply in [
+            ("confident", confident),
+            ("weak", weak),
+            ("handoff", handoff),
+            ("angry", angry),
+            ("disliked", confident),
+        ]
+    }
+    log.add_feedback(ids["disliked"], helpful=False)
+    log.add_feedback(ids["confident"], helpful=True)
+    assert {i.question for i in log.unanswered(low_confidence=0.8)} == {"weak", "handoff", "disliked"}
+    log.mark_resolved([ids["weak"]])
+    assert {i.question for i in log.unanswered(low_confidence=0.8)} == {"handoff", "disliked"}
