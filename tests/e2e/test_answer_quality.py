@@ -1,0 +1,50 @@
+"""Answer quality on the held-back knowledge base (never tuned on), with the production engine, the real model and
+the calibration committed in kb/calibration.json. The issue's bar is asserted; the one part not reached yet
+(hit@1 >= 90%) is a strict xfail, so it turns into a failure, and gets promoted, the day it passes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.settings import DEFAULT_CALIBRATION_FILE
+from conftest import REPO, make_settings
+from evals.report import SetResult
+from evals.runner import BAR_HIT_AT_1, BAR_WRONG_ANSWERS, HELDOUT, evaluate_target
+
+pytestmark = pytest.mark.e2e
+
+# Measured 78.1% on 2026-11-23 (all-MiniLM-L6-v2 + BM25 with indoNLP, Sastrawi and the glossary); a floor
+# a little below it catches regressions while the 90% target is open.
+HIT_AT_1_FLOOR = 0.75
+
+
+@pytest.fixture(scope="module")
+def heldout(tmp_path_factory: pytest.TempPathFactory) -> SetResult:
+    folder = tmp_path_factory.mktemp("quality")
+    settings = make_settings(folder, calibration_file=REPO / DEFAULT_CALIBRATION_FILE)
+    result, engine = evaluate_target(settings, HELDOUT, Path(folder), ablate=False, progress=False)
+    engine.close()
+    return result
+
+
+def test_wrong_answers_stay_within_the_bar(heldout: SetResult) -> None:
+    assert (heldout.metrics.wrong_answer_rate or 0.0) <= BAR_WRONG_ANSWERS
+
+
+def test_no_privacy_leak(heldout: SetResult) -> None:
+    assert heldout.metrics.privacy_leaks == 0
+
+
+def test_every_must_handoff_question_is_handed_off(heldout: SetResult) -> None:
+    assert heldout.metrics.handoff_recall == 1.0
+
+
+def test_retrieval_does_not_regress(heldout: SetResult) -> None:
+    assert (heldout.metrics.hit_at_1 or 0.0) >= HIT_AT_1_FLOOR
+
+
+@pytest.mark.xfail(strict=True, reason="open: hit@1 on the held-back set is ~78%, the target is 90%")
+def test_retrieval_reaches_the_bar(heldout: SetResult) -> None:
+    assert (heldout.metrics.hit_at_1 or 0.0) >= BAR_HIT_AT_1
