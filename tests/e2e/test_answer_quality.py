@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import REPO, make_settings
 
 from bot.settings import DEFAULT_CALIBRATION_FILE
-from conftest import REPO, make_settings
 from evals.report import SetResult
 from evals.runner import BAR_HIT_AT_1, BAR_WRONG_ANSWERS, HELDOUT, evaluate_target
 
