@@ -106,8 +106,14 @@ class KnowledgeIndex:
         self.close()
 
     # --- reading -------------------------------------------------------------------------------
+    def _reload(self) -> None:
+        """Look the collection up again: another client of a Chroma server may have changed its facts, or
+        recreated it (`tanya ingest --rebuild`), since this index opened it."""
+        self._collection = self._client.get_collection(self.settings.collection)
+
     def records(self) -> dict[str, IndexRecord]:
-        """Every record, by id."""
+        """Every record, by id (of the collection as it is now: this is what a refresh reads)."""
+        self._reload()
         got = self._collection.get(include=["documents", "metadatas"])
         return {
             rid: IndexRecord(rid, text or "", dict(meta or {}))
@@ -128,7 +134,16 @@ class KnowledgeIndex:
         found = self._collection.query(query_embeddings=[vector], n_results=min(k, self.count()), include=["distances"])
         return [(rid, 1.0 - float(d)) for rid, d in zip(found["ids"][0], found["distances"][0], strict=True)]
 
+    def vectors(self, ids: list[str]) -> dict[str, list[float]]:
+        """The stored vectors of records, by id (sync reuses them for texts that did not change)."""
+        if not ids:
+            return {}
+        got = self._collection.get(ids=ids, include=["embeddings"])
+        return {rid: [float(x) for x in v] for rid, v in zip(got["ids"], got["embeddings"], strict=True)}
+
     def info(self) -> dict[str, Any]:
+        """Index-wide facts as stored now (set_info merges into them, so they must not be a stale copy)."""
+        self._reload()
         return dict(self._collection.metadata or {})
 
     def glossary(self) -> Glossary:
@@ -173,6 +188,17 @@ class KnowledgeIndex:
     # --- checking ------------------------------------------------------------------------------
     def check_consistency(self) -> None:
         """Raise IndexInconsistentError when the index cannot be trusted (wrong model, lost vectors)."""
+        from chromadb.errors import ChromaError
+
+        try:
+            self._check_records()
+        except ChromaError as error:  # e.g. its HNSW files lost or cut short: Chroma cannot read its own segment
+            raise IndexInconsistentError(
+                f"The index at {self.location} is damaged ({error}). "
+                "Run `tanya ingest --rebuild` to recreate it from the kb/ files."
+            ) from None
+
+    def _check_records(self) -> None:
         count = self.count()
         if count == 0:
             return

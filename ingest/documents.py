@@ -89,7 +89,8 @@ def _pdf_pages(path: Path, shown: str) -> tuple[list[str], Problem | None]:
         if reader.is_encrypted:
             return [], Problem(shown, "PDF is encrypted; save it without a password")
         pages = [page.extract_text() or "" for page in reader.pages]
-    except (PyPdfError, OSError, ValueError, KeyError, TypeError) as error:
+    # pypdf raises NotImplementedError for a stream filter it does not know (a damaged or exotic PDF).
+    except (PyPdfError, OSError, ValueError, KeyError, TypeError, NotImplementedError) as error:
         return [], Problem(shown, f"unreadable PDF: {error}")
     if not any(p.strip() for p in pages):
         return [], Problem(shown, "PDF has no extractable text (a scan?); add a text version")

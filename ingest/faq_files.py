@@ -64,7 +64,8 @@ def read_text_file(path: Path, shown: str) -> tuple[str | None, Problem | None]:
     try:
         return raw.decode("utf-8-sig"), None
     except UnicodeDecodeError as error:
-        return None, Problem(shown, f"file is not UTF-8 text (byte {error.start})")
+        line = raw[: error.start].count(b"\n") + 1
+        return None, Problem(shown, f"file is not UTF-8 text (byte {error.start}); save it as UTF-8", line)
 
 
 def _text_list(value: Any, separator: str | None = None) -> list[str] | None:
@@ -135,6 +136,8 @@ def read_faq_yaml(text: str, shown: str) -> FaqFileResult:
 def read_faq_csv(text: str, shown: str) -> FaqFileResult:
     """Entries of a CSV FAQ file with the header id,question,alternates,answer,answer_en,tags."""
     result = FaqFileResult()
+    if not text.strip():  # an empty file holds no entries, like an empty YAML file
+        return result
     reader = csv.DictReader(io.StringIO(text))
     header = reader.fieldnames or []
     missing = [f for f in REQUIRED_FIELDS if f not in header]

@@ -69,7 +69,12 @@ def read_glossary(path: Path, shown: str) -> tuple[Glossary | None, list[Problem
 
 
 def _files_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.parts))
+    # Hidden names are judged below `folder` only: a kb/ inside a hidden folder (~/.work/kb) is still read.
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 def load_knowledge_base(paths: list[Path], root: Path) -> KnowledgeBase:

@@ -116,20 +116,28 @@ def sync_index(index: KnowledgeIndex, kb: KnowledgeBase, *, show_progress: bool 
     to_relabel = [r for r in desired if r.id not in embed_ids and existing[r.id].metadata != r.metadata]
     to_delete = sorted(rid for rid in in_scope if rid not in desired_ids)
 
-    vectors: list[list[float]] = []
-    batches = range(0, len(to_embed), _EMBED_BATCH)
-    progress = show_progress and len(to_embed) > _EMBED_BATCH
+    # Ids are positions (an entry's n-th text, a document's n-th chunk), so an added alternate or section moves
+    # unchanged texts to new ids: their stored vectors are reused and only new wording is embedded.
+    holder = {r.metadata.get("text_hash"): rid for rid, r in existing.items()}
+    reusable = {r.id: holder[r.metadata["text_hash"]] for r in to_embed if r.metadata["text_hash"] in holder}
+    stored = index.vectors(sorted(set(reusable.values())))
+    vector_of = {rid: stored[held] for rid, held in reusable.items()}
+    fresh = [r for r in to_embed if r.id not in vector_of]
+    batches = range(0, len(fresh), _EMBED_BATCH)
+    progress = show_progress and len(fresh) > _EMBED_BATCH
     for start in tqdm(batches, desc="Embedding", unit="batch", disable=not progress, file=sys.stderr):
-        vectors.extend(index.embedder.embed_documents([r.text for r in to_embed[start : start + _EMBED_BATCH]]))
+        batch = fresh[start : start + _EMBED_BATCH]
+        vectors = index.embedder.embed_documents([r.text for r in batch])
+        vector_of.update(zip((r.id for r in batch), vectors, strict=True))
 
-    index.add(to_embed, vectors)
+    index.add(to_embed, [vector_of[r.id] for r in to_embed])
     index.update_metadata(to_relabel)
     index.delete(to_delete)
     info: dict[str, Any] = {"embedding_model": index.settings.embedding_model}
     if kb.glossary is not None:
         info["glossary"] = json.dumps(kb.glossary.as_mapping(), ensure_ascii=False)
     index.set_info(**info)
-    return _summarise(in_scope, desired, embedded=len(to_embed))
+    return _summarise(in_scope, desired, embedded=len(fresh))
 
 
 def _summarise(before: dict[str, IndexRecord], after: list[IndexRecord], embedded: int) -> SyncSummary:

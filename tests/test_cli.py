@@ -1,0 +1,305 @@
+"""The `tanya ingest` and `tanya ask` commands, run as real processes against a small knowledge base.
+
+Each command runs as `python -m bot.cli` with its index, model cache, database and kb/ folder given through
+TANYA_* variables in a temporary folder. Whether the index changed is judged from its records as read by a
+separate process, and, where no process opened the store, from its files byte for byte (Chroma may compact its
+log when a store is opened).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import MODEL_CACHE, REPO, make_settings
+
+from bot.embedder import load_embedder, resolve_model
+from bot.knowledge_index import KnowledgeIndex
+from bot.settings import BUNDLED_MODEL
+from ingest.faq_files import MAX_FILE_BYTES
+
+KB_FILES = {
+    "faq/pulsa.yaml": """\
+faq:
+  - id: cek-pulsa
+    question: Bagaimana cara cek sisa pulsa?
+    alternates: [gmn cek pulsa, how do I check my credit balance]
+    answer: Tekan *123# lalu pilih Info Pulsa.
+    answer_en: Dial *123# and choose Credit Info.
+    tags: [pulsa]
+  - id: isi-pulsa
+    question: Bagaimana cara isi pulsa?
+    alternates: [beli pulsa dimana]
+    answer: Beli voucher di toko terdekat atau isi lewat MyNusantel.
+""",
+    "faq/roaming.csv": (
+        "id,question,alternates,answer,answer_en,tags\n"
+        "roaming-aktif,Bagaimana cara mengaktifkan roaming internasional?,cara roaming ke luar negeri|how do I turn on roaming,"
+        "Tekan *123*5# sebelum berangkat.,Dial *123*5# before you travel.,roaming\n"
+    ),
+    "docs/tarif.md": "# Tarif Prabayar\n\n## Telepon\n\nRp13 per detik ke sesama Nusantel.\n\n## SMS\n\nRp150 per SMS.\n",
+    "glossary.yaml": "synonyms:\n  pulsa: [pulsah, credit]\n",
+}
+UNITS = 5  # three FAQ entries, two document chunks
+TEXTS = 4 + 3 + 4 + 2  # question, alternates and answer of each entry; one text per chunk
+REPLY_FIELDS = {"question", "outcome", "text", "source", "confidence", "lang"}
+DUMP_RECORDS = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from conftest import make_settings
+from bot.embedder import load_embedder
+from bot.knowledge_index import KnowledgeIndex
+settings = make_settings(Path(sys.argv[2]))
+with KnowledgeIndex(settings, load_embedder(settings), writable=False) as index:
+    records = {rid: [r.text, r.metadata] for rid, r in index.records().items()}
+    print(json.dumps({"records": records, "vectors": index.vectors(sorted(records)), "info": index.info()}))
+"""
+
+
+def tanya(folder: Path, *args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the `tanya` command in `folder` (its kb/, index/ and database), as a user would."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TANYA_") and k != "TELEGRAM_BOT_TOKEN"}
+    environment.update(
+        TANYA_STORE_DIR=str(folder / "index"),
+        TANYA_KB_DIR=str(folder / "kb"),
+        TANYA_MODEL_CACHE_DIR=str(MODEL_CACHE),
+        TANYA_DATABASE_URL=f"sqlite:///{folder / 'tanya.db'}",
+        TANYA_CALIBRATION_FILE=str(folder / "calibration.json"),
+        ANONYMIZED_TELEMETRY="False",
+        **env,
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=folder,
+        env=environment,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def write_kb(folder: Path, files: dict[str, str | bytes]) -> None:
+    for name, content in files.items():
+        path = folder / "kb" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+
+
+def store_digest(folder: Path) -> dict[str, str]:
+    """Every file of the store but the lock, by content."""
+    store = folder / "index"
+    return {
+        p.relative_to(store).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(store.rglob("*"))
+        if p.is_file() and p.name != ".tanya.lock"
+    }
+
+
+def dump_records(folder: Path) -> dict[str, object]:
+    """Records, vectors and index facts, read by a separate process."""
+    done = subprocess.run(
+        [sys.executable, "-c", DUMP_RECORDS, str(REPO / "tests"), str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    dumped: dict[str, object] = json.loads(done.stdout)
+    return dumped
+
+
+def summary_line(folder: Path, entries: int, chunks: int, summary: str) -> str:
+    return f"Indexed {entries} FAQ entries and {chunks} document chunks into {folder / 'index'}: {summary}\n"
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small kb/ ingested once by `tanya ingest`; tests copy it before changing anything."""
+    folder = tmp_path_factory.mktemp("cli")
+    write_kb(folder, dict(KB_FILES))
+    done = tanya(folder, "ingest", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == summary_line(
+        folder, 3, 2, f"added {UNITS}, updated 0, removed 0, unchanged 0 ({TEXTS} texts embedded)"
+    )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def baseline(ingested: Path) -> dict[str, object]:
+    """The ingested index's records, vectors and facts: every fresh copy holds exactly these."""
+    return dump_records(ingested)
+
+
+@pytest.fixture
+def workspace(ingested: Path, tmp_path: Path) -> Path:
+    """A private copy of the ingested kb/ and index."""
+    shutil.copytree(ingested / "kb", tmp_path / "kb")
+    shutil.copytree(ingested / "index", tmp_path / "index")
+    return tmp_path
+
+
+def test_ingest_again_changes_nothing(workspace: Path, baseline: dict[str, object]) -> None:
+    done = tanya(workspace, "ingest", "kb")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == summary_line(
+        workspace, 3, 2, f"added 0, updated 0, removed 0, unchanged {UNITS} (0 texts embedded)"
+    )
+    assert dump_records(workspace) == baseline
+
+
+def test_ingest_of_one_file_touches_only_that_file(workspace: Path) -> None:
+    pulsa = workspace / "kb" / "faq" / "pulsa.yaml"
+    pulsa.write_text(pulsa.read_text().replace("Dial *123# and choose Credit Info.", "Dial *123#."), encoding="utf-8")
+    (workspace / "kb" / "faq" / "roaming.csv").unlink()  # gone on disk, but not part of this run
+    done = tanya(workspace, "ingest", "--quiet", "kb/faq/pulsa.yaml")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == summary_line(workspace, 2, 0, "added 0, updated 1, removed 0, unchanged 1 (0 texts embedded)")
+    records = dump_records(workspace)["records"]
+    assert isinstance(records, dict)
+    assert {meta["source"] for _, meta in records.values()} == {"faq/pulsa.yaml", "faq/roaming.csv", "docs/tarif.md"}
+
+
+def test_rebuild_recreates_the_same_index(workspace: Path, baseline: dict[str, object]) -> None:
+    done = tanya(workspace, "ingest", "--rebuild", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == summary_line(
+        workspace, 3, 2, f"added {UNITS}, updated 0, removed 0, unchanged 0 ({TEXTS} texts embedded)"
+    )
+    after = dump_records(workspace)
+    assert after["records"] == baseline["records"] and after["info"] == baseline["info"]
+
+
+def test_bad_file_exits_1_with_the_problem_and_leaves_the_index_exactly_as_it_was(
+    workspace: Path, baseline: dict[str, object]
+) -> None:
+    before_files = store_digest(workspace)
+    write_kb(workspace, {"faq/rusak.yaml": "- id: a\n  question: q\n  answer: [tidak ditutup\n"})
+    done = tanya(workspace, "ingest")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        "tanya: 1 problem(s) in the knowledge base; the index was not changed:\n"
+        "  - faq/rusak.yaml:4: malformed YAML: expected ',' or ']', but got '<stream end>'\n"
+    )
+    assert store_digest(workspace) == before_files
+    assert dump_records(workspace) == baseline
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (
+            {"faq/lagi.yaml": "- id: cek-pulsa\n  question: Cek pulsa?\n  answer: Tekan *123#.\n"},
+            ["faq/pulsa.yaml:2: duplicate id 'cek-pulsa' (also at faq/lagi.yaml:1)"],
+        ),
+        ({"docs/rusak.pdf": b"%PDF-1.4\n" + bytes(range(256)) * 4}, ["docs/rusak.pdf: unreadable PDF: "]),
+        ({"docs/gambar.md": b"\x89PNG\r\n\x1a\n\x00\x00"}, ["docs/gambar.md: file is binary, not text"]),
+        (
+            {"faq/latin.csv": "id,question,answer\nkafe,Wifi di café?,Ada.\n".encode("latin-1")},
+            ["faq/latin.csv:2: file is not UTF-8 text"],
+        ),
+        ({"faq/tanpa-id.yaml": "- question: Siapa?\n  answer: Saya.\n"}, ["faq/tanpa-id.yaml:1: entry is missing id"]),
+        ({"docs/besar.txt": MAX_FILE_BYTES + 1}, [f"docs/besar.txt: file is too large ({MAX_FILE_BYTES + 1} bytes"]),
+    ],
+    ids=["duplicate-id", "unreadable-pdf", "binary", "not-utf8", "missing-id", "huge"],
+)
+def test_each_kind_of_bad_input_is_named_and_nothing_is_written(
+    workspace: Path, files: dict[str, str | bytes | int], expected: list[str]
+) -> None:
+    before = store_digest(workspace)
+    for name, content in files.items():
+        if isinstance(content, int):
+            with (workspace / "kb" / name).open("wb") as sparse:
+                sparse.truncate(content)
+        else:
+            write_kb(workspace, {name: content})
+    done = tanya(workspace, "ingest", "--quiet")
+    assert done.returncode == 1
+    assert f"tanya: {len(expected)} problem(s) in the knowledge base; the index was not changed:" in done.stderr
+    problems = [line.removeprefix("  - ") for line in done.stderr.splitlines() if line.startswith("  - ")]
+    assert len(problems) == len(expected), done.stderr
+    assert all(problem.startswith(prefix) for problem, prefix in zip(problems, expected, strict=True)), done.stderr
+    assert store_digest(workspace) == before
+
+
+def test_ingest_of_a_missing_path_is_refused(workspace: Path) -> None:
+    done = tanya(workspace, "ingest", "kb/faq/tidak-ada.yaml")
+    assert done.returncode == 1
+    assert "kb/faq/tidak-ada.yaml: no such file or folder" in done.stderr
+
+
+def test_empty_files_ingest_as_nothing(tmp_path: Path) -> None:
+    write_kb(tmp_path, {"faq/kosong.yaml": "", "faq/kosong.csv": "", "docs/kosong.md": ""})
+    done = tanya(tmp_path, "ingest", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == summary_line(tmp_path, 0, 0, "added 0, updated 0, removed 0, unchanged 0 (0 texts embedded)")
+
+
+def test_ask_json_prints_one_reply_object(ingested: Path) -> None:
+    done = tanya(ingested, "ask", "--json", "gmn", "cek", "pulsa")
+    assert (done.returncode, done.stderr) == (0, "")
+    reply = json.loads(done.stdout)
+    assert set(reply) == REPLY_FIELDS
+    assert reply["question"] == "gmn cek pulsa"
+    assert (reply["outcome"], reply["source"], reply["lang"]) == ("answer", "cek-pulsa", "id")
+    assert reply["text"] == "Tekan *123# lalu pilih Info Pulsa."
+    assert isinstance(reply["confidence"], float) and 0.0 <= reply["confidence"] <= 1.0
+
+
+def test_ask_reads_questions_from_stdin_and_writes_jsonl(ingested: Path) -> None:
+    questions = ["how do I check my credit balance", "", "halo", "Siapa presiden pertama Amerika Serikat?"]
+    done = tanya(ingested, "ask", stdin="\n".join(questions) + "\n")
+    assert (done.returncode, done.stderr) == (0, "")
+    replies = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["question"] for r in replies] == [q for q in questions if q]  # blank lines are skipped
+    assert all(set(r) == REPLY_FIELDS for r in replies)
+    english, greeting, off_topic = replies
+    assert (english["outcome"], english["source"], english["lang"]) == ("answer", "cek-pulsa", "en")
+    assert english["text"] == "Dial *123# and choose Credit Info."
+    for unanswered in (greeting, off_topic):
+        assert unanswered["outcome"] != "answer" and unanswered["source"] is None and unanswered["text"]
+
+
+def test_ask_on_an_empty_index_says_to_ingest_first(tmp_path: Path) -> None:
+    done = tanya(tmp_path, "ask", "--json", "cek pulsa")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == f"tanya: The index at {tmp_path / 'index'} is empty. Run `tanya ingest` first.\n"
+
+
+def test_ingest_and_ask_are_refused_while_another_process_writes_the_store(workspace: Path) -> None:
+    settings = make_settings(workspace)
+    with KnowledgeIndex(settings, load_embedder(settings), writable=True):
+        before = store_digest(workspace)
+        write_kb(workspace, {"faq/baru.yaml": "- id: baru\n  question: Baru?\n  answer: Ya.\n"})
+        for args in (("ingest", "--quiet"), ("ask", "--json", "cek pulsa")):
+            done = tanya(workspace, *args)
+            assert (done.returncode, done.stdout) == (1, "")
+            assert done.stderr.startswith(f"tanya: The index at {workspace / 'index'} is in use by pid {os.getpid()}")
+            assert "stop that process first" in done.stderr
+            assert "web editor" in done.stderr
+            assert "run a Chroma server and set TANYA_CHROMA_HOST" in done.stderr
+        assert store_digest(workspace) == before
+
+
+def test_index_built_with_another_model_is_refused_with_rebuild_advice(
+    workspace: Path, baseline: dict[str, object]
+) -> None:
+    # The same model named by its path is another name: the check compares names, and nothing is loaded.
+    other = {"TANYA_EMBEDDING_MODEL": resolve_model(BUNDLED_MODEL), "TANYA_QUERY_BACKEND": "torch"}
+    for args in (("ingest", "--quiet"), ("ask", "--json", "cek pulsa")):
+        done = tanya(workspace, *args, **other)
+        assert (done.returncode, done.stdout) == (1, "")
+        assert f"was built with the model '{BUNDLED_MODEL}'" in done.stderr
+        assert "Run `tanya ingest --rebuild`" in done.stderr
+    assert dump_records(workspace) == baseline
