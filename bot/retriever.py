@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 # Matching an answer's or a document's wording is weaker evidence than matching a way the question is asked.
 ROLE_WEIGHT = {"question": 1.0, "alternate": 1.0, "answer": 0.85, "chunk": 0.9}
 ASKING_ROLES = frozenset({"question", "alternate"})
-DENSE_CANDIDATES = 40
+# Enough nearest records that an entry found by its wording also gets its dense evidence (measured: 40 -> 150
+# records raised demo hit@1 from 73.5% to 74.2% and MRR@5 from 0.807 to 0.827, at ~1 ms a question).
+DENSE_CANDIDATES = 150
 
 
 @dataclass(frozen=True)
