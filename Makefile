@@ -6,8 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test setup system-test-deps ingest eval calibrate bench lint clean
 
-run: setup  ## set up, index the demo knowledge base, start the web app (and Telegram when TELEGRAM_BOT_TOKEN is set)
-	$(BIN)/tanya ingest
+run: setup  ## set up, sync the index with kb/, start the web app (and Telegram when TELEGRAM_BOT_TOKEN is set)
 	$(BIN)/tanya serve
 
 test: setup system-test-deps  ## set up and run every test (unit, end-to-end, browser, answer quality)

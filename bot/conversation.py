@@ -5,11 +5,13 @@ Telegram and the web chat both call `ConversationService`; neither re-implements
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
 from bot import phrases
 from bot.engine import AnswerEngine
+from bot.faq_drafts import DraftStore
 from bot.handoff_store import HandoffStore, Ticket
 from bot.interaction_log import InteractionLog
 from bot.language import detect_language
@@ -18,6 +20,8 @@ from bot.sms_answer import shorten
 
 # How much of the conversation an officer sees with a new ticket.
 TRANSCRIPT_TURNS = 6
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,10 +48,13 @@ class SmsAnswer:
 class ConversationService:
     """The channel-neutral conversation rules on top of the answer engine."""
 
-    def __init__(self, engine: AnswerEngine, handoffs: HandoffStore, interactions: InteractionLog) -> None:
+    def __init__(
+        self, engine: AnswerEngine, handoffs: HandoffStore, interactions: InteractionLog, drafts: DraftStore | None = None
+    ) -> None:
         self.engine = engine
         self.handoffs = handoffs
         self.interactions = interactions
+        self.drafts = drafts
 
     def handle(self, question: Question, customer_name: str = "") -> TurnResult:
         """Answer a customer message, or add it to their open ticket when an officer has taken over."""
@@ -80,9 +87,15 @@ class ConversationService:
         return TurnResult(reply=reply, interaction_id=interaction_id, ticket=ticket, ticket_created=True)
 
     def officer_reply(self, ticket_id: int, text: str, officer: str) -> Ticket:
-        """Record an officer's answer; the customer's channel delivers it from the outbox."""
-        self.handoffs.add_message(ticket_id, "officer", text, author=officer)
-        return self.handoffs.get(ticket_id)
+        """Record an officer's answer; the customer's channel delivers it from the outbox. It also becomes an FAQ draft."""
+        message = self.handoffs.add_message(ticket_id, "officer", text, author=officer)
+        ticket = self.handoffs.get(ticket_id)
+        if self.drafts is not None:
+            try:
+                self.drafts.propose(ticket, message, self.engine)
+            except Exception:  # the draft is a by-product: the reply is stored and must still reach the customer
+                log.exception("Could not make an FAQ draft from the reply to ticket %d", ticket_id)
+        return ticket
 
     def close_ticket(self, ticket_id: int, officer: str) -> Ticket:
         """Close a ticket and queue the "Tanya is back" notice for the customer."""

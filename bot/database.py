@@ -27,8 +27,10 @@ class Database:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        import bot.handoff_store  # noqa: F401  (registers the tables)
+        import bot.faq_drafts  # noqa: F401  (registers the tables)
+        import bot.handoff_store  # noqa: F401
         import bot.interaction_log  # noqa: F401
+        import bot.telegram.channel_store  # noqa: F401
 
         Base.metadata.create_all(self.engine)
 

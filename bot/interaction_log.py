@@ -128,13 +128,13 @@ class InteractionLog:
             ]
 
     def unanswered(self, low_confidence: float, limit: int = 500) -> list[Interaction]:
-        """Questions editors should look at: handed off for low confidence, weakly answered, or marked not helpful."""
+        """Questions editors should look at: handed off, weakly answered, or marked not helpful."""
         return [
             i
             for i in self.interactions(limit=limit * 4)
             if not i.resolved
             and (
-                (i.outcome == "handoff" and i.reason == "low_confidence")
+                i.outcome == "handoff"
                 or (i.outcome == "answer" and i.confidence < low_confidence)
                 or i.helpful is False
             )

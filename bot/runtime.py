@@ -8,6 +8,7 @@ from pathlib import Path
 from bot.conversation import ConversationService
 from bot.database import Database
 from bot.engine import AnswerEngine
+from bot.faq_drafts import DraftStore
 from bot.handoff_store import HandoffStore
 from bot.interaction_log import InteractionLog
 from bot.settings import Settings
@@ -23,6 +24,7 @@ class Runtime:
     handoffs: HandoffStore
     interactions: InteractionLog
     conversations: ConversationService
+    drafts: DraftStore
 
     @classmethod
     def open(cls, settings: Settings, *, writable: bool = True, store_dir: Path | None = None) -> Runtime:
@@ -31,9 +33,9 @@ class Runtime:
         database = Database(settings.database_url)
         handoffs = HandoffStore(database)
         interactions = InteractionLog(database)
-        return cls(
-            settings, engine, database, handoffs, interactions, ConversationService(engine, handoffs, interactions)
-        )
+        drafts = DraftStore(database)
+        conversations = ConversationService(engine, handoffs, interactions, drafts)
+        return cls(settings, engine, database, handoffs, interactions, conversations, drafts)
 
     def close(self) -> None:
         self.engine.close()

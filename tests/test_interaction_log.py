@@ -23,7 +23,7 @@ def test_questions_are_stored_masked_and_customers_pseudonymised(tmp_path: Path)
     assert "42" not in stored.channel
 
 
-def test_unanswered_lists_low_confidence_handoffs_weak_answers_and_not_helpful(tmp_path: Path) -> None:
+def test_unanswered_lists_handoffs_weak_answers_and_not_helpful(tmp_path: Path) -> None:
     log = log_in(tmp_path)
     confident = Reply(Outcome.ANSWER, "…", "id", 0.95, source=Source("faq", "a", "A"))
     weak = Reply(Outcome.ANSWER, "…", "id", 0.6, source=Source("faq", "b", "B"))
@@ -41,6 +41,6 @@ def test_unanswered_lists_low_confidence_handoffs_weak_answers_and_not_helpful(t
     }
     log.add_feedback(ids["disliked"], helpful=False)
     log.add_feedback(ids["confident"], helpful=True)
-    assert {i.question for i in log.unanswered(low_confidence=0.8)} == {"weak", "handoff", "disliked"}
+    assert {i.question for i in log.unanswered(low_confidence=0.8)} == {"weak", "handoff", "angry", "disliked"}
     log.mark_resolved([ids["weak"]])
-    assert {i.question for i in log.unanswered(low_confidence=0.8)} == {"handoff", "disliked"}
+    assert {i.question for i in log.unanswered(low_confidence=0.8)} == {"handoff", "angry", "disliked"}

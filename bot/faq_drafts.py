@@ -1,0 +1,191 @@
+"""FAQ drafts from officers' answers: what customers asked a person, and what the person replied.
+
+Whenever an officer answers a ticket (on any channel), the customer's question and the reply become a pending
+draft, checked against the knowledge base for a near-duplicate entry. An editor then approves it (as a new
+entry, or as another way of asking the entry it duplicates), edits it, or discards it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import DateTime, Float, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from bot.database import Base, Database, utcnow
+from bot.handoff_store import Ticket, TicketMessage
+from bot.masking import mask_personal_data
+
+if TYPE_CHECKING:
+    from bot.engine import AnswerEngine
+
+PENDING = "pending"
+APPROVED = "approved"
+DISCARDED = "discarded"
+
+
+class FaqDraftRow(Base):
+    __tablename__ = "faq_drafts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(Integer, index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    officer: Mapped[str] = mapped_column(String(100), default="")
+    duplicate_of: Mapped[str] = mapped_column(String(100), default="")  # FAQ id of a near-duplicate entry
+    similarity: Mapped[float] = mapped_column(Float, default=0.0)
+    status: Mapped[str] = mapped_column(String(10), default=PENDING, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    resolved_by: Mapped[str] = mapped_column(String(100), default="")
+    resolved_entry: Mapped[str] = mapped_column(String(100), default="")  # the entry it became or joined
+
+
+@dataclass(frozen=True)
+class FaqDraft:
+    """A proposed FAQ entry from an officer's answer, waiting for an editor."""
+
+    id: int
+    ticket_id: int
+    channel: str
+    question: str
+    answer: str
+    officer: str
+    duplicate_of: str
+    similarity: float
+    status: str
+    created_at: datetime
+    resolved_by: str
+    resolved_entry: str
+
+
+def _draft(row: FaqDraftRow) -> FaqDraft:
+    return FaqDraft(
+        row.id,
+        row.ticket_id,
+        row.channel,
+        row.question,
+        row.answer,
+        row.officer,
+        row.duplicate_of,
+        row.similarity,
+        row.status,
+        row.created_at,
+        row.resolved_by,
+        row.resolved_entry,
+    )
+
+
+class DraftNotFoundError(LookupError):
+    pass
+
+
+def question_before(ticket: Ticket, reply: TicketMessage) -> str:
+    """What the customer asked that `reply` answers: their messages since the previous officer reply.
+
+    When the customer sent nothing new (a "talk to a person" press), their latest earlier message is used.
+    """
+    earlier = [m for m in ticket.messages if m.id < reply.id]
+    since_officer: list[str] = []
+    for message in reversed(earlier):
+        if message.role == "officer":
+            break
+        if message.role == "customer" and message.text.strip():
+            since_officer.insert(0, message.text.strip())
+    if since_officer:
+        return " ".join(since_officer)
+    return next((m.text.strip() for m in reversed(earlier) if m.role == "customer" and m.text.strip()), "")
+
+
+def nearest_entry(engine: AnswerEngine, question: str) -> tuple[str, float] | None:
+    """The FAQ entry best matching `question`, with the engine's confidence that it answers it."""
+    candidates = engine.retriever.retrieve(question, k=5)
+    for position, candidate in enumerate(candidates):
+        if candidate.kind == "faq":
+            return candidate.ref, engine.confidence_model.confidence(candidates[position:])
+    return None
+
+
+class DraftStore:
+    """Pending FAQ drafts and what editors did with them."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    def propose(self, ticket: Ticket, reply: TicketMessage, engine: AnswerEngine) -> FaqDraft | None:
+        """Turn an officer's reply into a pending draft; a follow-up reply to the same question extends it."""
+        question = question_before(ticket, reply)
+        answer = reply.text.strip()
+        if not question or not answer:
+            return None
+        with self.db.session() as session, session.begin():
+            latest = session.scalars(
+                select(FaqDraftRow).where(FaqDraftRow.ticket_id == ticket.id).order_by(FaqDraftRow.id.desc())
+            ).first()
+            if latest is not None and latest.status == PENDING and latest.question == question:
+                latest.answer = f"{latest.answer}\n{answer}"
+                session.flush()
+                return _draft(latest)
+        match = nearest_entry(engine, question)
+        duplicate, similarity = ("", 0.0)
+        if match is not None and match[1] >= engine.threshold:
+            duplicate, similarity = match
+        elif match is not None:
+            similarity = match[1]
+        with self.db.session() as session, session.begin():
+            row = FaqDraftRow(
+                ticket_id=ticket.id,
+                channel=ticket.channel,
+                question=mask_personal_data(question),
+                answer=mask_personal_data(answer),
+                officer=reply.author,
+                duplicate_of=duplicate,
+                similarity=similarity,
+            )
+            session.add(row)
+            session.flush()
+            return _draft(row)
+
+    def get(self, draft_id: int) -> FaqDraft:
+        with self.db.session() as session:
+            row = session.get(FaqDraftRow, draft_id)
+            if row is None:
+                raise DraftNotFoundError(f"draft {draft_id} does not exist")
+            return _draft(row)
+
+    def pending(self, limit: int = 200) -> list[FaqDraft]:
+        """Drafts waiting for an editor, newest first."""
+        with self.db.session() as session:
+            query = (
+                select(FaqDraftRow).where(FaqDraftRow.status == PENDING).order_by(FaqDraftRow.id.desc()).limit(limit)
+            )
+            return [_draft(r) for r in session.scalars(query)]
+
+    def edit(self, draft_id: int, question: str, answer: str) -> FaqDraft:
+        """Change a pending draft's wording before it is approved."""
+        with self.db.session() as session, session.begin():
+            row = self._pending_row(session, draft_id)
+            row.question, row.answer = mask_personal_data(question.strip()), mask_personal_data(answer.strip())
+            session.flush()
+            return _draft(row)
+
+    def resolve(self, draft_id: int, *, approved: bool, by: str, entry_id: str = "") -> FaqDraft:
+        """Record that an editor approved the draft (into `entry_id`) or discarded it."""
+        with self.db.session() as session, session.begin():
+            row = self._pending_row(session, draft_id)
+            row.status = APPROVED if approved else DISCARDED
+            row.resolved_at, row.resolved_by, row.resolved_entry = utcnow(), by, entry_id
+            session.flush()
+            return _draft(row)
+
+    @staticmethod
+    def _pending_row(session: Session, draft_id: int) -> FaqDraftRow:
+        row = session.get(FaqDraftRow, draft_id)
+        if row is None:
+            raise DraftNotFoundError(f"draft {draft_id} does not exist")
+        if row.status != PENDING:
+            raise DraftNotFoundError(f"draft {draft_id} was already {row.status} by {row.resolved_by or 'someone'}")
+        return row

@@ -1,0 +1,111 @@
+"""Running the Telegram bot: long polling by default, or a webhook server when a webhook URL is set.
+
+The Application runs in a background thread with its own event loop, so `tanya serve` can run it beside the
+web app in one process over one `Runtime`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from contextlib import suppress
+from typing import Any
+from urllib.parse import urlsplit
+
+from telegram.ext import Application
+
+from bot.runtime import Runtime
+from bot.telegram.application import ALLOWED_UPDATES, TelegramChannel, check_settings
+
+log = logging.getLogger(__name__)
+
+App = Application[Any, Any, Any, Any, Any, Any]
+
+
+class TelegramRunner:
+    """Starts and stops the bot in a background thread; `start()` returns once updates are being received."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.channel = TelegramChannel(runtime)
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Connect to Telegram (getMe), start polling or the webhook server and the outbox courier."""
+        check_settings(self.runtime.settings)
+        # httpx logs every request URL at INFO, and the URL carries the bot token.
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
+        self._thread = threading.Thread(target=self._run, name="telegram-bot", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError(f"the Telegram bot did not start within {timeout:.0f} s")
+        if self._failure is not None:
+            self._thread.join(timeout)
+            raise self._failure
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop receiving updates, finish the update in hand, and shut the Application down."""
+        if self._loop is not None and self._stop_event is not None and self.is_running:
+            self._loop.call_soon_threadsafe(self._stop_event.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as error:  # reported to start(), or logged when the bot dies later
+            if not self._ready.is_set():
+                self._failure = error
+                self._ready.set()
+            else:
+                self.channel.errors.log(log, "The Telegram bot stopped on an error", error)
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop_event = asyncio.Event()
+        application = self.channel.build_application()
+        courier: asyncio.Task[None] | None = None
+        try:
+            await application.initialize()
+            await self._receive_updates(application)
+            await application.start()
+            courier = asyncio.create_task(self.channel.courier.run(application.bot), name="telegram-outbox")
+            log.info("Telegram bot @%s is running", application.bot.username)
+            self._ready.set()
+            await self._stop_event.wait()
+        finally:
+            if courier is not None:
+                courier.cancel()
+                with suppress(asyncio.CancelledError):
+                    await courier
+            if application.updater is not None and application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
+            await application.shutdown()
+            log.info("Telegram bot stopped")
+
+    async def _receive_updates(self, application: App) -> None:
+        settings = self.runtime.settings
+        assert application.updater is not None
+        if not settings.telegram_webhook_url:
+            await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+            return
+        assert settings.telegram_webhook_secret is not None
+        await application.updater.start_webhook(
+            listen=settings.telegram_webhook_listen,
+            port=settings.telegram_webhook_port,
+            url_path=urlsplit(settings.telegram_webhook_url).path.lstrip("/"),
+            webhook_url=settings.telegram_webhook_url,
+            secret_token=settings.telegram_webhook_secret.get_secret_value(),
+            allowed_updates=ALLOWED_UPDATES,
+        )

@@ -1,0 +1,79 @@
+"""The web channel: rendering replies with their source, and the conversation rules as a browser session sees them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot import phrases
+from bot.handoff_store import TicketMessage
+from bot.messages import Outcome, Reply, Source
+from bot.runtime import Runtime
+from ui.customer_chat import CHANNEL, ChatSession, CustomerChat, plain_markdown, render_delivery, render_reply
+
+
+def test_answers_show_their_source_and_keep_ussd_codes_literal() -> None:
+    reply = Reply(
+        Outcome.ANSWER, "Tekan *123*1# lalu panggil.", "id", 0.9, Source("faq", "cek-pulsa", "Cara cek pulsa?")
+    )
+    shown = render_reply(reply)
+    assert shown.startswith("Tekan \\*123\\*1\\# lalu panggil.")
+    assert "📄 Sumber: FAQ · Cara cek pulsa? <code>cek-pulsa</code>" in shown
+    english = Reply(Outcome.ANSWER, "Dial it.", "en", 0.9, Source("doc", "docs/tarif.md#Telepon", "Tarif <Prabayar>"))
+    assert "Source: Dokumen · Tarif &lt;Prabayar&gt; <code>Telepon</code>" in render_reply(english)
+
+
+def test_handoffs_say_a_person_takes_over_and_declines_have_no_source() -> None:
+    handoff = Reply(Outcome.HANDOFF, "Saya teruskan ke petugas.", "id", 1.0, reason="asked_for_person")
+    assert "Diteruskan ke petugas · Passed to an officer" in render_reply(handoff)
+    assert render_reply(Reply(Outcome.DECLINE, "Halo!", "id", 1.0)) == "Halo\\!"
+
+
+def test_markup_typed_by_people_is_shown_as_text() -> None:
+    assert plain_markdown("<script>x</script> **b** [l](u)") == "\\<script\\>x\\</script\\> \\*\\*b\\*\\* \\[l\\](u)"
+    officer = TicketMessage(1, 1, "officer", "Coba *#06#", "siti", datetime(2026, 1, 1), False)
+    assert render_delivery(officer).endswith("Coba \\*\\#06\\#")
+    notice = TicketMessage(2, 1, "system", "<b>Selesai</b>", "", datetime(2026, 1, 1), False)
+    assert "&lt;b&gt;Selesai&lt;/b&gt;" in render_delivery(notice)
+
+
+def test_a_session_is_answered_then_handed_off_then_silent_until_the_officer_replies(demo_runtime: Runtime) -> None:
+    chat = CustomerChat(demo_runtime)
+    session = ChatSession()
+    answered = chat.send("gimana cara cek pulsa?", session, "browser-1")
+    assert answered.reply is not None and answered.reply.source is not None
+    assert [m["role"] for m in session.messages] == ["user", "assistant"]
+    assert "cek-pulsa" in session.messages[1]["content"]
+
+    chat.talk_to_person(session, "browser-1")
+    assert session.ticket_id is not None
+    ticket = demo_runtime.handoffs.get(session.ticket_id)
+    assert (ticket.channel, ticket.customer) == (CHANNEL, "browser-1")
+    assert "gimana cara cek pulsa?" in ticket.transcript()  # the officer sees the conversation so far
+
+    silent = chat.send("halo? masih ada orang?", session, "browser-1")
+    assert silent.reply is None and silent.forwarded_to_officer
+    assert session.messages[-1] == {"role": "user", "content": "halo? masih ada orang?"}
+    assert chat.deliver(session) == []
+
+    demo_runtime.conversations.officer_reply(session.ticket_id, "Halo, saya Siti. Ada yang bisa dibantu?", "siti")
+    other = ChatSession(customer="browser-2")
+    assert chat.deliver(other) == []  # only the customer's own session gets it
+    [delivered] = chat.deliver(session)
+    assert delivered.text == "Halo, saya Siti. Ada yang bisa dibantu?"
+    assert "Petugas · Officer" in session.messages[-1]["content"]
+    assert chat.deliver(session) == []  # delivered once
+
+    demo_runtime.conversations.close_ticket(session.ticket_id, "siti")
+    [notice] = chat.deliver(session)
+    assert notice.text == phrases.BOT_BACK[ticket.lang] and session.ticket_id is None
+    assert chat.send("cara cek pulsa", session, "browser-1").reply is not None  # the bot answers again
+
+
+def test_feedback_is_recorded_for_answers_only(demo_runtime: Runtime) -> None:
+    chat = CustomerChat(demo_runtime)
+    session = ChatSession()
+    chat.send("bagaimana cara cek kuota?", session, "browser-3")
+    assert chat.feedback(session, 0, True) is False  # the customer's own message
+    assert chat.feedback(session, 1, False) is True
+    [interaction] = [i for i in demo_runtime.interactions.interactions() if i.question == "bagaimana cara cek kuota?"]
+    assert interaction.helpful is False

@@ -1,0 +1,292 @@
+"""The public customer chat: answers with their source, feedback, "talk to a person", and officers' replies.
+
+The conversation rules live in the core (`ConversationService`); this module turns a browser session into
+`Question`s on channel "web" and renders the `Reply`s. Each browser session is one customer (its Gradio
+session id). When an officer has the conversation, a timer delivers their replies from the handoff outbox.
+The same rules are also offered as API endpoints: `/chat` (message in, reply text out), `/talk_to_person`
+and `/officer_messages`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+
+from bot import phrases
+from bot.conversation import TurnResult
+from bot.handoff_store import TicketMessage
+from bot.messages import Outcome, Question, Reply, Turn
+from bot.runtime import Runtime
+from ui import concurrency
+from ui.page_style import CUSTOMER_HEADER
+
+CHANNEL = "web"
+POLL_SECONDS = 2.0
+HISTORY_TURNS = 6
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]<>#+!|~]")
+EXAMPLES = (
+    "Bagaimana cara cek sisa pulsa?",
+    "Kuota saya cepat habis, kenapa ya?",
+    "How do I activate roaming?",
+    "Kartu SIM saya hilang",
+)
+FEEDBACK_THANKS = "Terima kasih atas masukan Anda! / Thank you for your feedback!"
+FEEDBACK_SORRY = (
+    "Terima kasih. Maaf jawabannya kurang membantu — tekan “Bicara dengan petugas” bila perlu. / "
+    "Thanks. Sorry that didn't help — press “Talk to a person” if you need to."
+)
+WITH_OFFICER = (
+    "🧑‍💼 **Anda terhubung dengan petugas** (tiket #{ticket}). Pesan Anda diteruskan kepada petugas; balasannya "
+    "muncul di sini. / **You are connected to an officer** (ticket #{ticket}); their replies appear here."
+)
+
+
+@dataclass
+class ChatSession:
+    """One browser session's conversation, kept on the server (the chat display is rebuilt from it)."""
+
+    customer: str = ""
+    messages: list[dict[str, str]] = field(default_factory=list)
+    turns: list[Turn] = field(default_factory=list)
+    interaction_at: dict[int, int] = field(default_factory=dict)  # message index -> interaction id
+    ticket_id: int | None = None
+
+    def add(self, role: str, content: str, interaction_id: int | None = None) -> None:
+        if interaction_id is not None:
+            self.interaction_at[len(self.messages)] = interaction_id
+        self.messages.append({"role": role, "content": content})
+
+
+def plain_markdown(text: str) -> str:
+    """`text` shown as written: USSD codes such as *123*1# must not turn into italics, nor tags into HTML."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\g<0>", text)
+
+
+def render_reply(reply: Reply) -> str:
+    """A reply as chat Markdown: the text, then where it came from (or that a person will take over)."""
+    text = plain_markdown(reply.text)
+    if reply.outcome is Outcome.HANDOFF:
+        return f"{text}\n\n<span class='tanya-note'>🧑‍💼 Diteruskan ke petugas · Passed to an officer</span>"
+    if reply.source is None:
+        return text
+    label = phrases.SOURCE_LABEL.get(reply.lang, phrases.SOURCE_LABEL["id"])
+    ref = reply.source.ref if reply.source.kind == "faq" else reply.source.ref.split("#", 1)[-1]
+    kind = "FAQ" if reply.source.kind == "faq" else "Dokumen"
+    return (
+        f"{text}\n\n<span class='tanya-source'>📄 {label}: {kind} · {html.escape(reply.source.title)} "
+        f"<code>{html.escape(ref)}</code></span>"
+    )
+
+
+def render_delivery(message: TicketMessage) -> str:
+    """An officer's reply or a notice from the handoff outbox, as chat Markdown."""
+    if message.role == "officer":
+        return f"<span class='tanya-officer'>🧑‍💼 Petugas · Officer</span>\n\n{plain_markdown(message.text)}"
+    return f"<span class='tanya-note'>ℹ️ {html.escape(message.text)}</span>"
+
+
+class CustomerChat:
+    """The web channel: turns browser sessions into questions for the conversation service."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.conversations = runtime.conversations
+
+    # --- the conversation ------------------------------------------------------------------------------
+    def send(self, text: str, session: ChatSession, customer: str) -> TurnResult:
+        """Handle one customer message within the session (answer, or forward to the officer)."""
+        session.customer = session.customer or customer
+        text = text.strip()
+        question = Question(text, session.customer, CHANNEL, tuple(session.turns[-HISTORY_TURNS:]))
+        # Recorded before answering, so a "talk to a person" pressed meanwhile hands this message over too.
+        session.add("user", plain_markdown(text))
+        session.turns.append(Turn("customer", text))
+        result = self.conversations.handle(question)
+        if result.reply is not None:
+            session.add("assistant", render_reply(result.reply), result.interaction_id)
+            session.turns.append(Turn("bot", result.reply.text))
+        if result.ticket is not None:
+            session.ticket_id = result.ticket.id
+        return result
+
+    def talk_to_person(self, session: ChatSession, customer: str, text: str = "") -> TurnResult:
+        """The "talk to a person" button: open a ticket with the conversation so far."""
+        session.customer = session.customer or customer
+        question = Question(text, session.customer, CHANNEL, tuple(session.turns[-HISTORY_TURNS:]))
+        result = self.conversations.request_person(question)
+        if result.ticket is not None:
+            session.ticket_id = result.ticket.id
+        if result.reply is not None:
+            session.add("assistant", render_reply(result.reply), result.interaction_id)
+            session.turns.append(Turn("bot", result.reply.text))
+        elif result.ticket is not None:
+            session.add("assistant", f"<span class='tanya-note'>{phrases.FORWARDED[result.ticket.lang]}</span>")
+        return result
+
+    def deliver(self, session: ChatSession) -> list[TicketMessage]:
+        """Officer replies and notices waiting for this session's customer, added to its chat and marked delivered."""
+        if not session.customer:
+            return []
+        waiting = [m for t, m in self.runtime.handoffs.pending_deliveries(CHANNEL) if t.customer == session.customer]
+        for message in waiting:
+            self.runtime.handoffs.mark_delivered(message.id)
+            session.add("assistant", render_delivery(message))
+            session.turns.append(Turn("officer" if message.role == "officer" else "bot", message.text))
+        if session.ticket_id is not None and self.runtime.handoffs.find_open(CHANNEL, session.customer) is None:
+            session.ticket_id = None
+        return waiting
+
+    def feedback(self, session: ChatSession, index: int, helpful: bool) -> bool:
+        """Record helpful / not helpful for the answer at `index`; False when that message is not an answer."""
+        interaction_id = session.interaction_at.get(index)
+        if interaction_id is None:
+            return False
+        self.runtime.interactions.add_feedback(interaction_id, helpful)
+        return True
+
+    # --- API endpoints ---------------------------------------------------------------------------------
+    def api_chat(self, message: str, request: gr.Request) -> str:
+        """Answer one customer message and return the reply text (while an officer has the conversation, a notice)."""
+        result = self.send(message, ChatSession(), _customer_of(request))
+        if result.reply is not None:
+            return result.reply.text
+        lang = result.ticket.lang if result.ticket else "id"
+        return phrases.FORWARDED[lang]
+
+    def api_talk_to_person(self, message: str, request: gr.Request) -> str:
+        """Hand this session's conversation to an officer; returns what the bot tells the customer."""
+        result = self.talk_to_person(ChatSession(), _customer_of(request), message)
+        if result.reply is not None:
+            return result.reply.text
+        return phrases.FORWARDED[result.ticket.lang if result.ticket else "id"]
+
+    def api_officer_messages(self, request: gr.Request) -> list[str]:
+        """Officer replies and notices for this session not yet fetched (each is returned once)."""
+        return [m.text for m in self.deliver(ChatSession(customer=_customer_of(request)))]
+
+    # --- the page --------------------------------------------------------------------------------------
+    def build(self) -> gr.Blocks:
+        """The customer page, with its events and API endpoints."""
+        with gr.Blocks(title="Tanya — Layanan Pelanggan", analytics_enabled=False) as page:
+            session = gr.State(ChatSession())  # copied for each browser session
+            gr.HTML(CUSTOMER_HEADER, elem_id="tanya-header")
+            status = gr.Markdown("", visible=False, elem_id="tanya-status", elem_classes=["tanya-status"])
+            chatbot = gr.Chatbot(
+                label="Tanya",
+                show_label=False,
+                height=460,
+                elem_id="tanya-chat",
+                placeholder=(
+                    "**Halo! Saya Tanya.** Tanyakan soal pulsa, kuota, paket, kartu SIM, tagihan atau roaming.\n\n"
+                    "*Hello! I'm Tanya. Ask about credit, data, packages, SIM cards, bills or roaming.*"
+                ),
+                examples=[{"text": e} for e in EXAMPLES],
+                feedback_options=("Like", "Dislike"),
+                sanitize_html=True,
+                buttons=["copy"],
+                layout="bubble",
+                group_consecutive_messages=False,
+            )
+            with gr.Row(equal_height=True):
+                message = gr.Textbox(
+                    show_label=False,
+                    placeholder="Ketik pertanyaan Anda… / Type your question…",
+                    scale=8,
+                    max_length=2000,
+                    autofocus=True,
+                    elem_id="tanya-input",
+                )
+                send = gr.Button("Kirim / Send", variant="primary", scale=1, min_width=150, elem_id="tanya-send")
+            with gr.Row():
+                person = gr.Button(
+                    "🙋 Bicara dengan petugas / Talk to a person", variant="secondary", elem_id="tanya-person"
+                )
+            gr.Markdown(
+                "Jawaban membantu? Tekan 👍 atau 👎 di bawah jawaban. Jangan kirim PIN, OTP atau kata sandi. / "
+                "Helpful? Use 👍 / 👎 under each answer. Never send your PIN, OTP or passwords.",
+                elem_classes=["tanya-hint"],
+            )
+            timer = gr.Timer(POLL_SECONDS, active=False)
+
+            def on_send(text: str, state: ChatSession, request: gr.Request) -> tuple[Any, ...]:
+                if not text.strip():
+                    return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                self.send(text, state, _customer_of(request))
+                return "", state.messages, _status(state), gr.Timer(active=state.ticket_id is not None)
+
+            def on_example(state: ChatSession, selected: gr.SelectData, request: gr.Request) -> tuple[Any, ...]:
+                value = selected.value
+                text = value.get("text", "") if isinstance(value, dict) else str(value)
+                return on_send(text, state, request)
+
+            def on_person(state: ChatSession, request: gr.Request) -> tuple[Any, ...]:
+                self.talk_to_person(state, _customer_of(request))
+                return state.messages, _status(state), gr.Timer(active=state.ticket_id is not None)
+
+            def on_tick(state: ChatSession) -> tuple[Any, ...]:
+                delivered = self.deliver(state)
+                still_open = state.ticket_id is not None
+                if not delivered and still_open:
+                    return gr.skip(), gr.skip(), gr.skip()
+                return state.messages, _status(state), gr.Timer(active=still_open)
+
+            def on_feedback(state: ChatSession, liked: gr.LikeData) -> None:
+                index = liked.index if isinstance(liked.index, int) else liked.index[0]
+                if isinstance(liked.liked, bool) and self.feedback(state, index, liked.liked):
+                    gr.Info(FEEDBACK_THANKS if liked.liked else FEEDBACK_SORRY)
+
+            def on_clear(state: ChatSession) -> None:
+                state.messages.clear()
+                state.turns.clear()
+                state.interaction_at.clear()
+
+            outputs = [message, chatbot, status, timer]
+            for trigger in (message.submit, send.click):
+                trigger(
+                    on_send,
+                    [message, session],
+                    outputs,
+                    concurrency_limit=concurrency.CHAT,
+                    api_visibility="private",
+                    show_progress="minimal",
+                )
+            chatbot.example_select(
+                on_example, [session], outputs, concurrency_limit=concurrency.CHAT, api_visibility="private"
+            )
+            person.click(
+                on_person,
+                [session],
+                [chatbot, status, timer],
+                concurrency_limit=concurrency.CHAT,
+                api_visibility="private",
+            )
+            timer.tick(
+                on_tick,
+                [session],
+                [chatbot, status, timer],
+                concurrency_limit=concurrency.POLL,
+                trigger_mode="once",
+                api_visibility="private",
+            )
+            chatbot.clear(on_clear, [session], None, concurrency_limit=concurrency.FEEDBACK, api_visibility="private")
+            chatbot.like(on_feedback, [session], None, concurrency_limit=concurrency.FEEDBACK, api_visibility="private")
+
+            gr.api(self.api_chat, api_name="chat", concurrency_limit=concurrency.CHAT)
+            gr.api(self.api_talk_to_person, api_name="talk_to_person", concurrency_limit=concurrency.CHAT)
+            gr.api(self.api_officer_messages, api_name="officer_messages", concurrency_limit=concurrency.POLL)
+        return page
+
+
+def _customer_of(request: gr.Request) -> str:
+    """The customer id of a browser (or API client) session."""
+    return str(request.session_hash or "anonymous")
+
+
+def _status(session: ChatSession) -> Any:
+    if session.ticket_id is None:
+        return gr.Markdown("", visible=False)
+    return gr.Markdown(WITH_OFFICER.format(ticket=session.ticket_id), visible=True)

@@ -1,0 +1,70 @@
+"""The staff page (behind the login): officer console, content editor and analytics, shown by role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from bot.runtime import Runtime
+from ui import concurrency
+from ui.analytics import AnalyticsPage
+from ui.content_editor import ContentEditor
+from ui.officer_console import OfficerConsole
+from ui.page_style import staff_header
+from ui.staff_accounts import ANALYST, EDITOR, OFFICER, ROLE_LABELS, StaffAccounts
+
+NO_ROLE = (
+    "Akun ini belum punya peran. Minta admin menambahkannya di TANYA_WEB_ROLES. / "
+    "This account has no role yet; ask the administrator to add it in TANYA_WEB_ROLES."
+)
+LOGIN_NOT_SET_UP = (
+    "Login staf belum disiapkan: atur TANYA_WEB_USERS dengan hash dari `tanya hash-password`. / "
+    "Staff login is not set up yet: set TANYA_WEB_USERS with hashes from `tanya hash-password`."
+)
+LOGIN_MESSAGE = (
+    "Area staf Tanya: konsol petugas, editor konten, analitik. / Tanya staff area: console, editor, analytics."
+)
+
+
+def login_message(accounts: StaffAccounts) -> str:
+    """What the login form says: how to set up accounts when there are none."""
+    return LOGIN_MESSAGE if accounts.configured else LOGIN_NOT_SET_UP
+
+
+def build_staff_page(runtime: Runtime, accounts: StaffAccounts) -> gr.Blocks:
+    """The staff Blocks; the login in front of it comes from mounting it with `auth=accounts.verify`."""
+    console = OfficerConsole(runtime, accounts)
+    editor = ContentEditor(runtime, accounts)
+    analytics = AnalyticsPage(runtime, accounts)
+    with gr.Blocks(title="Tanya — Area Staf / Staff", analytics_enabled=False) as page:
+        header = gr.HTML(staff_header("…", ""), elem_id="staff-header")
+        no_role = gr.Markdown(NO_ROLE, visible=False)
+        with gr.Tabs():
+            with gr.Tab("🧑‍💼 Konsol petugas / Officer console", id="console", visible=False) as console_tab:
+                console.build(page)
+            with gr.Tab("📝 Editor konten / Content editor", id="editor", visible=False) as editor_tab:
+                editor.build(page)
+            with gr.Tab("📊 Analitik / Analytics", id="analytics", visible=False) as analytics_tab:
+                analytics.build(analytics_tab)
+
+        def on_load(request: gr.Request) -> tuple[Any, ...]:
+            user = str(getattr(request, "username", "") or "")
+            roles = accounts.roles_of(user)
+            labels = ", ".join(ROLE_LABELS[r] for r in (OFFICER, EDITOR, ANALYST) if r in roles)
+            return (
+                staff_header(user, labels or "—"),
+                gr.Markdown(visible=not roles),
+                gr.Tab(visible=OFFICER in roles),
+                gr.Tab(visible=EDITOR in roles),
+                gr.Tab(visible=ANALYST in roles),
+            )
+
+        page.load(
+            on_load,
+            None,
+            [header, no_role, console_tab, editor_tab, analytics_tab],
+            concurrency_limit=concurrency.CONSOLE,
+            api_visibility="private",
+        )
+    return page
