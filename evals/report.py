@@ -33,6 +33,15 @@ def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} ms"
 
 
+def _save(fig: Any, folder: Path, name: str) -> str:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(folder / name, dpi=110)
+    plt.close(fig)
+    return name
+
+
 def _charts(result: SetResult, folder: Path) -> list[str]:
     import matplotlib
 
@@ -49,10 +58,7 @@ def _charts(result: SetResult, folder: Path) -> list[str]:
     ax.set_ylabel("answer precision")
     ax.set_title(f"{result.name}: threshold sweep (current {result.threshold:.2f})")
     ax.grid(alpha=0.3)
-    names.append(f"{result.name}-sweep.png")
-    fig.tight_layout()
-    fig.savefig(folder / names[-1], dpi=110)
-    plt.close(fig)
+    names.append(_save(fig, folder, f"{result.name}-sweep.png"))
 
     groups: dict[str, list[float]] = {"correct answer": [], "wrong entry ranked first": [], "should not answer": []}
     for e in result.evaluated:
@@ -71,10 +77,7 @@ def _charts(result: SetResult, folder: Path) -> list[str]:
     ax.set_ylabel("questions")
     ax.set_title(f"{result.name}: confidence by outcome")
     ax.legend(fontsize=8)
-    names.append(f"{result.name}-confidence.png")
-    fig.tight_layout()
-    fig.savefig(folder / names[-1], dpi=110)
-    plt.close(fig)
+    names.append(_save(fig, folder, f"{result.name}-confidence.png"))
 
     categories = [c for c, v in result.metrics.by_category.items() if v.get("hit_at_1") is not None]
     if categories:
@@ -86,10 +89,7 @@ def _charts(result: SetResult, folder: Path) -> list[str]:
         ax.set_title(f"{result.name}: retrieval hit@1 by register")
         for i, v in enumerate(values):
             ax.text(i, v + 0.02, f"{100 * v:.0f}%", ha="center", fontsize=8)
-        names.append(f"{result.name}-categories.png")
-        fig.tight_layout()
-        fig.savefig(folder / names[-1], dpi=110)
-        plt.close(fig)
+        names.append(_save(fig, folder, f"{result.name}-categories.png"))
     return names
 
 
