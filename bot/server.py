@@ -7,27 +7,20 @@ demo knowledge base and offline edits are picked up. A maintenance thread closes
 
 from __future__ import annotations
 
-import importlib
 import logging
+import signal
 import threading
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
+    from bot.telegram.runner import TelegramRunner
 
 log = logging.getLogger(__name__)
 
 MAINTENANCE_SECONDS = 60.0
-# Where the Telegram channel's runner may live (the package layout, or a single module).
-_TELEGRAM_RUNNER_MODULES = ("bot.telegram.runner", "bot.telegram_channel")
-
-
-class _Runner(Protocol):
-    def start(self) -> Any: ...
-
-    def stop(self) -> Any: ...
 
 
 def serve(settings: Settings, *, web: bool, telegram: bool) -> None:
@@ -40,18 +33,19 @@ def serve(settings: Settings, *, web: bool, telegram: bool) -> None:
         raise CliError("`tanya serve --telegram` needs TELEGRAM_BOT_TOKEN (the token from BotFather).")
     runtime = Runtime.open(settings)
     stop = threading.Event()
-    runner: _Runner | None = None
+    runner: TelegramRunner | None = None
+    # systemd and `docker stop` send SIGTERM: stop as cleanly as on Ctrl-C (Telegram stopped, store released).
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         _sync_knowledge_base(runtime)
         maintenance = threading.Thread(target=_maintain, args=(runtime, stop), name="tanya-maintenance", daemon=True)
         maintenance.start()
         if telegram and token:
-            runner = _telegram_runner(runtime)
-            if runner is None and not web:
-                raise CliError("The Telegram channel is not installed in this build; run `tanya serve --web`.")
-            if runner is not None:
-                runner.start()
-                log.info("Telegram channel started")
+            from bot.telegram.runner import TelegramRunner
+
+            runner = TelegramRunner(runtime)
+            runner.start()
+            log.info("Telegram channel started")
         elif telegram:
             log.info("TELEGRAM_BOT_TOKEN is not set: the Telegram channel is off")
         if web:
@@ -71,28 +65,25 @@ def serve(settings: Settings, *, web: bool, telegram: bool) -> None:
 def _sync_knowledge_base(runtime: Runtime) -> None:
     """Bring the index in line with the kb/ folder before serving (a no-op when nothing changed)."""
     from ingest.knowledge_base import load_knowledge_base
+    from ingest.problems import KnowledgeBaseError
     from ingest.sync import sync_index
 
     kb_dir = runtime.settings.kb_dir
     if not kb_dir.is_dir():
         log.warning("No knowledge base at %s; serving the index as it is", kb_dir)
         return
-    summary = sync_index(runtime.engine.index, load_knowledge_base([kb_dir], kb_dir), show_progress=False)
+    try:
+        kb = load_knowledge_base([kb_dir], kb_dir)
+    except KnowledgeBaseError as error:  # serve the last good index; the editor or a fixed file syncs later
+        log.error("%s\nServing the index as it was.", error)
+        return
+    summary = sync_index(runtime.engine.index, kb, show_progress=False)
     runtime.engine.refresh()
     log.info("Index in line with %s: %s", kb_dir, summary)
 
 
-def _telegram_runner(runtime: Runtime) -> _Runner | None:
-    for name in _TELEGRAM_RUNNER_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        runner_class = getattr(module, "TelegramRunner", None)
-        if runner_class is not None:
-            return runner_class(runtime)
-    log.warning("The Telegram channel is not available in this build; serving the web app only")
-    return None
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _maintain(runtime: Runtime, stop: threading.Event) -> None:

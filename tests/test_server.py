@@ -41,6 +41,17 @@ def test_the_index_is_synced_with_kb_before_serving(tmp_path: Path) -> None:
         runtime.close()
 
 
-def test_a_missing_telegram_channel_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(server, "_TELEGRAM_RUNNER_MODULES", ("bot.no_such_channel",))
-    assert server._telegram_runner(object()) is None  # type: ignore[arg-type]
+def test_a_broken_kb_file_keeps_the_last_good_index(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "kb" / "faq").mkdir(parents=True)
+    faq = tmp_path / "kb" / "faq" / "pulsa.yaml"
+    faq.write_text(TINY_FAQ, encoding="utf-8")
+    runtime = Runtime.open(make_settings(tmp_path))
+    try:
+        server._sync_knowledge_base(runtime)
+        faq.write_text("faq:\n  - id: [broken\n", encoding="utf-8")
+        server._sync_knowledge_base(runtime)  # logs the problem instead of stopping the server
+        reply = runtime.engine.answer(Question("bagaimana cara cek kuota internet?", "1", "web"))
+        assert reply.outcome is Outcome.ANSWER and reply.text == "Tekan *123*2# lalu panggil."
+        assert "pulsa.yaml" in caplog.text and "malformed YAML" in caplog.text
+    finally:
+        runtime.close()
