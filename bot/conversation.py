@@ -49,7 +49,11 @@ class ConversationService:
     """The channel-neutral conversation rules on top of the answer engine."""
 
     def __init__(
-        self, engine: AnswerEngine, handoffs: HandoffStore, interactions: InteractionLog, drafts: DraftStore | None = None
+        self,
+        engine: AnswerEngine,
+        handoffs: HandoffStore,
+        interactions: InteractionLog,
+        drafts: DraftStore | None = None,
     ) -> None:
         self.engine = engine
         self.handoffs = handoffs
@@ -74,14 +78,7 @@ class ConversationService:
         existing = self.handoffs.find_open(question.channel, question.user)
         if existing is not None:
             return TurnResult(reply=None, ticket=existing)
-        lang = _lang_of(question)
-        reply = Reply(
-            Outcome.HANDOFF,
-            phrases.handoff_text(HandoffReason.ASKED_FOR_PERSON.value, lang, self.engine.hours),
-            lang,
-            1.0,
-            reason=HandoffReason.ASKED_FOR_PERSON.value,
-        )
+        reply = self.engine.handoff_reply(HandoffReason.ASKED_FOR_PERSON, _lang_of(question))
         interaction_id = self.interactions.record(question, reply)
         ticket = self._open_ticket(question, reply, customer_name)
         return TurnResult(reply=reply, interaction_id=interaction_id, ticket=ticket, ticket_created=True)

@@ -109,8 +109,7 @@ class AnswerEngine:
         rule = _rule_verdict(raw, rule_text)
         if rule is not None:
             return Assessment(lang, rule=rule)
-        text = self._with_context(raw, question)
-        candidates = self.retriever.retrieve(text)
+        text, candidates = self._with_context(raw, question)
         terms = len(normalizer.terms(text))
         # Off-topic is judged on words, not vectors: the English-trained model finds any Indonesian text "similar".
         in_domain = bool(normalizer.telecom_terms(raw)) or (
@@ -134,25 +133,28 @@ class AnswerEngine:
         if rule == "greeting":
             return Reply(Outcome.DECLINE, phrases.GREETING[lang], lang, 1.0, reason="greeting")
         if rule is not None:
-            return self._handoff(HandoffReason(rule), lang, 1.0, now)
+            return self.handoff_reply(HandoffReason(rule), lang, 1.0, now)
         confidence, candidates = assessment.confidence, assessment.candidates
         if candidates and confidence >= threshold:
             return self._answer_from(candidates[0], lang, confidence, list(candidates[1:]))
         if assessment.in_domain:
-            return self._handoff(HandoffReason.LOW_CONFIDENCE, lang, confidence, now)
+            return self.handoff_reply(HandoffReason.LOW_CONFIDENCE, lang, confidence, now)
         return Reply(Outcome.DECLINE, phrases.DECLINE[lang], lang, confidence, reason="off_topic")
 
-    def _with_context(self, raw: str, question: Question) -> str:
-        """A short follow-up ("kalau yang pascabayar?") is read together with the previous question."""
+    def _with_context(self, raw: str, question: Question) -> tuple[str, list[Candidate]]:
+        """The text to retrieve with, and its ranking: a short follow-up ("kalau yang pascabayar?") is read
+        together with the previous question."""
         previous = next((t.text for t in reversed(question.history) if t.role == "customer"), None)
         if previous is None or len(self.retriever.normalizer.terms(raw)) > _FOLLOW_UP_MAX_TERMS:
-            return raw
+            return raw, self.retriever.retrieve(raw)
+        combined = f"{previous} {raw}"
         if _FOLLOW_UP.match(raw.lower()):
-            return f"{previous} {raw}"
+            return combined, self.retriever.retrieve(combined)
         standalone = self.retriever.retrieve(raw)
-        with_context = self.retriever.retrieve(f"{previous} {raw}")
-        better = self.confidence_model.confidence(with_context) > self.confidence_model.confidence(standalone)
-        return f"{previous} {raw}" if better else raw
+        with_context = self.retriever.retrieve(combined)
+        if self.confidence_model.confidence(with_context) > self.confidence_model.confidence(standalone):
+            return combined, with_context
+        return raw, standalone
 
     def _answer_from(self, top: Candidate, lang: str, confidence: float, others: list[Candidate]) -> Reply:
         meta = top.record.metadata
@@ -164,6 +166,9 @@ class AnswerEngine:
         alternatives = tuple(Source(c.kind, c.ref, str(c.record.metadata.get("title", c.ref))) for c in others[:2])
         return Reply(Outcome.ANSWER, text, lang, confidence, source=source, alternatives=alternatives)
 
-    def _handoff(self, reason: HandoffReason, lang: str, confidence: float, now: datetime | None) -> Reply:
+    def handoff_reply(
+        self, reason: HandoffReason, lang: str, confidence: float = 1.0, now: datetime | None = None
+    ) -> Reply:
+        """The handoff reply for `reason`, saying honestly when a person will answer."""
         text = phrases.handoff_text(reason.value, lang, self.hours, now)
         return Reply(Outcome.HANDOFF, text, lang, confidence, reason=reason.value)
