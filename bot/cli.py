@@ -157,14 +157,23 @@ def command_eval(args: argparse.Namespace) -> int:
 
 
 def command_tune(args: argparse.Namespace) -> int:
-    from bot.text_normalizer import TextNormalizer
-    from bot.tuning import tune_model
-    from ingest.knowledge_base import load_knowledge_base
+    from bot.settings import TUNED_PREFIX
+    from bot.tuning import build_tuned_model, is_tuned
 
     settings = get_settings()
-    kb_dir = Path(args.kb) if args.kb else settings.kb_dir
-    kb = load_knowledge_base([kb_dir], kb_dir)
-    out = Path(args.out) if args.out else settings.model_cache_dir / f"tuned-{kb_dir.resolve().name}"
+    updates: dict[str, object] = {}
+    if args.kb:
+        updates["embedding_model"] = TUNED_PREFIX + str(Path(args.kb))
+    elif not is_tuned(settings.embedding_model):
+        print(
+            f"TANYA_EMBEDDING_MODEL is '{settings.embedding_model}', not a tuned model. "
+            f"Set it to '{TUNED_PREFIX}<kb folder>' (the default is '{TUNED_PREFIX}kb') or pass --kb DIR.",
+            file=sys.stderr,
+        )
+        return 2
+    if args.epochs:
+        updates["tune_epochs"] = args.epochs
+    settings = settings.model_copy(update=updates)
     from tqdm import tqdm
 
     with tqdm(desc="Fine-tuning", unit="step", disable=args.quiet, file=sys.stderr) as bar:
@@ -174,18 +183,14 @@ def command_tune(args: argparse.Namespace) -> int:
             bar.update(step - bar.n)
             bar.set_postfix(loss=f"{loss:.3f}")
 
-        tune_model(
-            settings.embedding_model,
-            kb.entries,
-            out,
-            normalizer=TextNormalizer(kb.glossary),
-            epochs=args.epochs,
-            progress=report,
-        )
-    print(f"Fine-tuned model saved to {out}.")
-    print(
-        f"Use it with: export TANYA_EMBEDDING_MODEL={out.resolve()} && tanya ingest --rebuild && tanya eval --calibrate"
-    )
+        try:
+            folder = build_tuned_model(settings, report)
+        except ValueError as error:
+            raise CliError(f"cannot fine-tune: {error}") from None
+    print(f"Fine-tuned {settings.tune_base_model} on {args.kb or settings.embedding_model.removeprefix(TUNED_PREFIX)}: {folder}")
+    if args.kb:
+        print(f"Use it with: export TANYA_EMBEDDING_MODEL={TUNED_PREFIX}{Path(args.kb).resolve()}")
+    print("Indexes built with the previous weights need `tanya ingest --rebuild` (and `tanya eval --calibrate`).")
     return 0
 
 
@@ -224,9 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(run=command_eval)
 
     tune = commands.add_parser("tune", help="fine-tune the embedding model on the knowledge base's own phrasings")
-    tune.add_argument("--kb", metavar="DIR", help="knowledge-base folder (default from settings)")
-    tune.add_argument("--epochs", type=int, default=4, help="passes over the phrasings (default 4)")
-    tune.add_argument("--out", metavar="DIR", help="where to save the model (default var/models/tuned-<kb>)")
+    tune.add_argument("--kb", metavar="DIR", help="knowledge base to tune on (default: the one TANYA_EMBEDDING_MODEL names)")
+    tune.add_argument("--epochs", type=int, help="passes over the phrasings (default TANYA_TUNE_EPOCHS, 4)")
     tune.add_argument("--quiet", action="store_true", help="no progress bar")
     tune.set_defaults(run=command_tune)
 

@@ -40,6 +40,21 @@ def resolve_model(name: str) -> str:
     return name
 
 
+def offline_if_bundled(name: str) -> None:
+    if name == BUNDLED_MODEL:
+        os.environ["HF_HUB_OFFLINE"] = "1"  # the bundled model never needs the hub
+
+
+def model_identity(settings: Settings) -> str:
+    """What the index records as its model: the setting, plus the weights' fingerprint for a `tuned:` model."""
+    from bot.tuning import ensure_tuned_model, is_tuned, read_manifest
+
+    if not is_tuned(settings.embedding_model):
+        return settings.embedding_model
+    manifest = read_manifest(ensure_tuned_model(settings)) or {}
+    return f"{settings.embedding_model}#{manifest.get('fingerprint', '?')}"
+
+
 def model_cache_key(name: str) -> str:
     """A folder-safe key for one embedding model."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "model"
@@ -186,17 +201,25 @@ def export_onnx(model: str, folder: Path) -> None:
 
 
 def load_embedder(settings: Settings) -> Embeddings:
-    """The embedder for ingest and questions: ONNX when available (exporting once), else PyTorch."""
-    if settings.embedding_model == BUNDLED_MODEL:
-        os.environ["HF_HUB_OFFLINE"] = "1"  # the bundled model never needs the hub
-    model = resolve_model(settings.embedding_model)
+    """The embedder for ingest and questions: ONNX when available (exporting once), else PyTorch.
+
+    A `tuned:` model is fine-tuned first when this machine has not built it yet (a few minutes, once).
+    """
+    from bot.tuning import ensure_tuned_model, is_tuned
+
+    offline_if_bundled(settings.tune_base_model if is_tuned(settings.embedding_model) else settings.embedding_model)
+    if is_tuned(settings.embedding_model):
+        model = str(ensure_tuned_model(settings))
+    else:
+        model = resolve_model(settings.embedding_model)
     prefixes = {"query_prefix": settings.query_prefix, "document_prefix": settings.document_prefix}
     if settings.query_backend == "torch":
         return TorchEmbedder(model, **prefixes)
-    folder = settings.model_cache_dir / model_cache_key(settings.embedding_model)
+    identity = model_identity(settings)
+    folder = settings.model_cache_dir / model_cache_key(identity)
     if not (folder / "model.onnx").exists():
         try:
-            log.info("Exporting %s to ONNX once, into %s", settings.embedding_model, folder)
+            log.info("Exporting %s to ONNX once, into %s", identity, folder)
             export_onnx(model, folder)
         except Exception as error:  # an architecture the exporter cannot trace still works on PyTorch
             if settings.query_backend == "onnx":

@@ -147,7 +147,10 @@ class AnswerEngine:
         previous = next((t.text for t in reversed(question.history) if t.role == "customer"), None)
         if previous is None or len(self.retriever.normalizer.terms(raw)) > _FOLLOW_UP_MAX_TERMS:
             return raw, self.retriever.retrieve(raw)
-        combined = f"{previous} {raw}"
+        # Only the previous question's topic (its glossary terms) is carried over, not its verbs: after "cara
+        # aktifkan roaming", "kalau mau matiin?" is about switching roaming off, not on.
+        topic = " ".join(sorted(self.retriever.normalizer.telecom_terms(previous))) or previous
+        combined = f"{topic} {raw}"
         if _FOLLOW_UP.match(raw.lower()):
             return combined, self.retriever.retrieve(combined)
         standalone = self.retriever.retrieve(raw)

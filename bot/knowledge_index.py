@@ -13,6 +13,7 @@ from typing import IO, Any
 
 from langchain_core.embeddings import Embeddings
 
+from bot.embedder import model_identity
 from bot.glossary import Glossary
 from bot.settings import Settings
 
@@ -198,15 +199,21 @@ class KnowledgeIndex:
                 "Run `tanya ingest --rebuild` to recreate it from the kb/ files."
             ) from None
 
+    def built_with_other_model(self) -> bool:
+        """True when the stored vectors come from another model (or other fine-tuned weights) than the settings'."""
+        model = self.info().get("embedding_model")
+        return self.count() > 0 and bool(model) and model != model_identity(self.settings)
+
     def _check_records(self) -> None:
         count = self.count()
         if count == 0:
             return
         model = self.info().get("embedding_model")
-        if model and model != self.settings.embedding_model:
+        expected = model_identity(self.settings)
+        if model and model != expected:
             raise IndexInconsistentError(
                 f"The index at {self.location} was built with the model '{model}', but the settings name "
-                f"'{self.settings.embedding_model}'. Run `tanya ingest --rebuild`."
+                f"'{expected}'. Run `tanya ingest --rebuild`."
             )
         got = self._collection.get(include=["embeddings"])
         ids = list(got["ids"])

@@ -31,6 +31,7 @@ def serve(settings: Settings, *, web: bool, telegram: bool) -> None:
     token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
     if telegram and not web and not token:
         raise CliError("`tanya serve --telegram` needs TELEGRAM_BOT_TOKEN (the token from BotFather).")
+    _rebuild_if_the_model_changed(settings)
     runtime = Runtime.open(settings)
     stop = threading.Event()
     runner: TelegramRunner | None = None
@@ -60,6 +61,19 @@ def serve(settings: Settings, *, web: bool, telegram: bool) -> None:
         if runner is not None:
             runner.stop()
         runtime.close()
+
+
+def _rebuild_if_the_model_changed(settings: Settings) -> None:
+    """After a model change (or a re-tune) the old vectors are useless: empty the index so the sync re-embeds all."""
+    from bot.embedder import load_embedder
+    from bot.knowledge_index import KnowledgeIndex
+
+    if not settings.kb_dir.is_dir():
+        return  # nothing to rebuild from: keep the index (the engine will say it needs a rebuild)
+    with KnowledgeIndex(settings, load_embedder(settings), writable=True) as index:
+        if index.built_with_other_model():
+            log.warning("The index was built with another model (%s); re-embedding the knowledge base", index.info().get("embedding_model"))
+            index.reset()
 
 
 def _sync_knowledge_base(runtime: Runtime) -> None:

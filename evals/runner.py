@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.confidence import ConfidenceModel, features, fit_weights
-from bot.embedder import load_embedder
+from bot.embedder import load_embedder, model_identity
 from bot.engine import AnswerEngine, Assessment
 from bot.knowledge_index import KnowledgeIndex
 from bot.retriever import HybridRetriever, RetrievalConfig
@@ -190,7 +190,7 @@ def record_calibration(
         "measured": asdict(point),
         "target_precision": target_precision,
         "calibrated_on": result.name,
-        "model": settings.embedding_model,
+        "model": model_identity(settings),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     settings.calibration_file.parent.mkdir(parents=True, exist_ok=True)
@@ -226,7 +226,7 @@ def run_evaluation(
         results.append(result)
     header = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model": settings.embedding_model,
+        "model": model_identity(settings),
         "answer threshold": f"{settings.answer_threshold:.2f}",
         "command": "tanya eval" + (" --calibrate" if calibrate else ""),
     }

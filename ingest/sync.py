@@ -10,6 +10,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from bot.embedder import model_identity
 from bot.knowledge_index import IndexRecord, KnowledgeIndex
 from ingest.documents import DocumentChunk
 from ingest.faq_files import FaqEntry
@@ -133,7 +134,7 @@ def sync_index(index: KnowledgeIndex, kb: KnowledgeBase, *, show_progress: bool 
     index.add(to_embed, [vector_of[r.id] for r in to_embed])
     index.update_metadata(to_relabel)
     index.delete(to_delete)
-    info: dict[str, Any] = {"embedding_model": index.settings.embedding_model}
+    info: dict[str, Any] = {"embedding_model": model_identity(index.settings)}
     if kb.glossary is not None:
         info["glossary"] = json.dumps(kb.glossary.as_mapping(), ensure_ascii=False)
     index.set_info(**info)

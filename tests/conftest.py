@@ -17,8 +17,10 @@ from ingest.sync import sync_index
 REPO = Path(__file__).resolve().parent.parent
 DEMO_KB = REPO / "kb"
 HELDOUT_KB = REPO / "evals" / "heldout" / "kb"
-# The ONNX export of the model is made once per machine and shared by every test.
+# The fine-tuned model and its ONNX export are made once per machine and shared by every test (and `make run`).
 MODEL_CACHE = REPO / "var" / "models"
+# The production default (`tuned:kb`), named by absolute path so tests with their own kb/ still use it.
+TEST_MODEL = f"tuned:{DEMO_KB}"
 
 
 def make_settings(folder: Path, **overrides: object) -> Settings:
@@ -29,6 +31,7 @@ def make_settings(folder: Path, **overrides: object) -> Settings:
         "database_url": f"sqlite:///{folder / 'tanya.db'}",
         "calibration_file": folder / "calibration.json",
         "model_cache_dir": MODEL_CACHE,
+        "embedding_model": TEST_MODEL,
         "chroma_host": None,
         "telegram_bot_token": None,
         "_env_file": None,
@@ -42,6 +45,14 @@ def build_index(settings: Settings, kb_dir: Path) -> None:
     kb = load_knowledge_base([kb_dir], kb_dir)
     with KnowledgeIndex(settings, load_embedder(settings), writable=True) as index:
         sync_index(index, kb, show_progress=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tuned_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Fine-tune the default model first (minutes, once per machine) so no later test waits on it under a timeout."""
+    from bot.tuning import ensure_tuned_model
+
+    return ensure_tuned_model(make_settings(tmp_path_factory.mktemp("tuning")))
 
 
 @pytest.fixture(scope="session")

@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import MODEL_CACHE, REPO, make_settings
+from conftest import MODEL_CACHE, REPO, TEST_MODEL, make_settings
 
-from bot.embedder import load_embedder, resolve_model
+from bot.embedder import load_embedder, model_identity, resolve_model
 from bot.knowledge_index import KnowledgeIndex
 from bot.settings import BUNDLED_MODEL
 from ingest.faq_files import MAX_FILE_BYTES
@@ -70,11 +70,12 @@ def tanya(folder: Path, *args: str, stdin: str | None = None, **env: str) -> sub
         TANYA_STORE_DIR=str(folder / "index"),
         TANYA_KB_DIR=str(folder / "kb"),
         TANYA_MODEL_CACHE_DIR=str(MODEL_CACHE),
+        TANYA_EMBEDDING_MODEL=TEST_MODEL,
         TANYA_DATABASE_URL=f"sqlite:///{folder / 'tanya.db'}",
         TANYA_CALIBRATION_FILE=str(folder / "calibration.json"),
         ANONYMIZED_TELEMETRY="False",
-        **env,
     )
+    environment.update(env)
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
         cwd=folder,
@@ -300,6 +301,6 @@ def test_index_built_with_another_model_is_refused_with_rebuild_advice(
     for args in (("ingest", "--quiet"), ("ask", "--json", "cek pulsa")):
         done = tanya(workspace, *args, **other)
         assert (done.returncode, done.stdout) == (1, "")
-        assert f"was built with the model '{BUNDLED_MODEL}'" in done.stderr
+        assert f"was built with the model '{model_identity(make_settings(workspace))}'" in done.stderr
         assert "Run `tanya ingest --rebuild`" in done.stderr
     assert dump_records(workspace) == baseline

@@ -23,7 +23,7 @@ SENTENCES = [
 
 @pytest.fixture(scope="module")
 def onnx(tmp_path_factory: pytest.TempPathFactory) -> OnnxEmbedder:
-    embedder = load_embedder(make_settings(tmp_path_factory.mktemp("onnx")))
+    embedder = load_embedder(make_settings(tmp_path_factory.mktemp("onnx"), embedding_model=BUNDLED_MODEL))
     assert isinstance(embedder, OnnxEmbedder)
     return embedder
 
@@ -38,7 +38,7 @@ def test_the_bundled_model_is_exported_once_into_the_shared_cache(tmp_path: Path
     assert onnx.folder == folder
     assert {"model.onnx", "tokenizer.json", "pooling.json"} <= {p.name for p in folder.iterdir()}
     exported = (folder / "model.onnx").stat().st_mtime_ns
-    again = load_embedder(make_settings(tmp_path))
+    again = load_embedder(make_settings(tmp_path, embedding_model=BUNDLED_MODEL))
     assert isinstance(again, OnnxEmbedder) and again.folder == folder
     again.embed_query("halo")
     assert (folder / "model.onnx").stat().st_mtime_ns == exported  # loaded, not exported again
@@ -85,7 +85,7 @@ def test_paraphrases_are_closer_than_unrelated_questions(onnx: OnnxEmbedder) -> 
 
 
 def test_torch_backend_is_chosen_by_settings_without_loading_anything(tmp_path: Path) -> None:
-    embedder = load_embedder(make_settings(tmp_path, query_backend="torch"))
+    embedder = load_embedder(make_settings(tmp_path, embedding_model=BUNDLED_MODEL, query_backend="torch"))
     assert isinstance(embedder, TorchEmbedder)
     assert embedder.model == resolve_model(BUNDLED_MODEL)
     assert Path(embedder.model).is_dir()

@@ -23,7 +23,7 @@ import pytest
 from conftest import make_settings
 from langchain_core.embeddings import Embeddings
 
-from bot.embedder import load_embedder
+from bot.embedder import load_embedder, model_identity
 from bot.knowledge_index import IndexInconsistentError, IndexRecord, KnowledgeIndex, StoreBusyError
 from bot.retriever import HybridRetriever
 from bot.settings import Settings
@@ -53,7 +53,7 @@ def record(key: str, **extra: str) -> IndexRecord:
 def filled(settings: Settings, embedder: Embeddings, vectors: dict[str, list[float]]) -> KnowledgeIndex:
     index = KnowledgeIndex(settings, embedder, writable=True)
     index.add([record(k) for k in TEXTS], [vectors[k] for k in TEXTS])
-    index.set_info(embedding_model=settings.embedding_model)
+    index.set_info(embedding_model=model_identity(settings))
     return index
 
 
@@ -189,7 +189,7 @@ def test_index_built_with_another_model_asks_for_a_rebuild(
     with KnowledgeIndex(other, embedder, writable=False) as index, pytest.raises(IndexInconsistentError) as caught:
         index.check_consistency()
     assert str(caught.value) == (
-        f"The index at {other.store_dir} was built with the model '{built.embedding_model}', but the settings name "
+        f"The index at {other.store_dir} was built with the model '{model_identity(built)}', but the settings name "
         "'intfloat/multilingual-e5-small'. Run `tanya ingest --rebuild`."
     )
 

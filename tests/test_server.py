@@ -55,3 +55,30 @@ def test_a_broken_kb_file_keeps_the_last_good_index(tmp_path: Path, caplog: pyte
         assert "pulsa.yaml" in caplog.text and "malformed YAML" in caplog.text
     finally:
         runtime.close()
+
+
+def test_an_index_built_with_another_model_is_re_embedded_on_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.embedder import model_identity
+    from bot.knowledge_index import IndexInconsistentError
+    from bot.settings import BUNDLED_MODEL
+
+    (tmp_path / "kb" / "faq").mkdir(parents=True)
+    (tmp_path / "kb" / "faq" / "pulsa.yaml").write_text(TINY_FAQ, encoding="utf-8")
+    old = Runtime.open(make_settings(tmp_path, embedding_model=BUNDLED_MODEL))
+    server._sync_knowledge_base(old)
+    old.close()
+    settings = make_settings(tmp_path)  # the default tuned model: the stored vectors are now useless
+    with pytest.raises(IndexInconsistentError, match="was built with the model"):
+        Runtime.open(settings).close()
+    server._rebuild_if_the_model_changed(settings)
+    runtime = Runtime.open(settings)
+    try:
+        server._sync_knowledge_base(runtime)
+        assert runtime.engine.index.info()["embedding_model"] == model_identity(settings)
+        reply = runtime.engine.answer(Question("bagaimana cara cek kuota internet?", "1", "web"))
+        assert reply.outcome is Outcome.ANSWER and reply.text == "Tekan *123*2# lalu panggil."
+        assert "built with another model" in caplog.text
+    finally:
+        runtime.close()

@@ -11,7 +11,7 @@ import pytest
 from conftest import make_settings
 from langchain_core.embeddings import Embeddings
 
-from bot.embedder import load_embedder
+from bot.embedder import load_embedder, model_identity
 from bot.knowledge_index import IndexRecord, KnowledgeIndex
 from bot.retriever import HybridRetriever
 from bot.settings import Settings
@@ -154,7 +154,7 @@ def test_first_sync_adds_every_entry_and_chunk_with_its_metadata(ws: Workspace) 
         "SMS",
     )
     assert same_vectors(vectors["faq:cek-pulsa:0"], ws.embedder.embed_documents([question.text])[0])
-    assert info["embedding_model"] == ws.settings.embedding_model
+    assert info["embedding_model"] == model_identity(ws.settings)
 
 
 def test_second_sync_changes_nothing(ws: Workspace) -> None:

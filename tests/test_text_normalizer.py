@@ -43,3 +43,10 @@ def test_telecom_terms_only_reports_canonical_glossary_terms() -> None:
     normalizer = TextNormalizer(GLOSSARY)
     assert normalizer.telecom_terms("my balance is low") == {"pulsa"}
     assert normalizer.telecom_terms("resep nasi goreng") == set()
+
+
+def test_the_enclitic_nya_does_not_hide_a_known_word() -> None:
+    normalizer = TextNormalizer(Glossary.from_mapping({"matikan": ["matiin"], "kuota": ["quota"]}))
+    assert normalizer.words("kuotanya gmn") == ["kuota", "bagaimana"]
+    assert normalizer.terms("terus matiinnya?") == normalizer.terms("terus matiin?") == ["matikan"]
+    assert normalizer.words("tanya punya") == ["tanya", "punya"]  # ordinary words ending in -nya stay whole

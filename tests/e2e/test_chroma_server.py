@@ -15,7 +15,7 @@ import pytest
 from conftest import REPO, make_settings
 from test_cli import KB_FILES, TEXTS, UNITS, tanya, write_kb
 
-from bot.embedder import load_embedder
+from bot.embedder import load_embedder, model_identity
 from bot.knowledge_index import IndexInconsistentError, KnowledgeIndex
 from bot.settings import Settings
 from ingest.knowledge_base import load_knowledge_base
@@ -174,5 +174,5 @@ def test_server_index_built_with_another_model_asks_for_a_rebuild(
     index = KnowledgeIndex(other, load_embedder(make_settings(tmp_path)), writable=False)
     with index, pytest.raises(IndexInconsistentError) as caught:
         index.check_consistency()
-    assert f"was built with the model '{make_settings(tmp_path).embedding_model}'" in str(caught.value)
+    assert f"was built with the model '{model_identity(make_settings(tmp_path))}'" in str(caught.value)
     assert str(caught.value).endswith("Run `tanya ingest --rebuild`.")
