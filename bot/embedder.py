@@ -51,8 +51,10 @@ def model_identity(settings: Settings) -> str:
 
     if not is_tuned(settings.embedding_model):
         return settings.embedding_model
-    manifest = read_manifest(ensure_tuned_model(settings)) or {}
-    return f"{settings.embedding_model}#{manifest.get('fingerprint', '?')}"
+    folder = ensure_tuned_model(settings)
+    manifest = read_manifest(folder) or {}
+    # Named by its folder, so "tuned:kb" and "tuned:/path/to/kb" are the same model.
+    return f"tuned:{folder.name}#{manifest.get('fingerprint', '?')}"
 
 
 def model_cache_key(name: str) -> str:

@@ -81,13 +81,16 @@ def test_calm_question_is_not_angry() -> None:
         "what's my bill for october",
         "paket yang saya beli tadi kok belum masuk",
         "pulsaku tersedot Rp10.000 semalam",
+        "tagihan saya jadi 1,2 juta padahal jarang dipakai",
+        "my bill went up to 2 million this time",
+        "kuota aku cek dong kok cepet abis",
     ],
 )
 def test_own_account_data(text: str) -> None:
     assert intents.needs_account_data(rule_text(text))
 
 
-@pytest.mark.parametrize("text", ["kenapa tagihan pascabayar bisa tinggi", "cara cek sisa kuota", "how do I pay my bill"])
+@pytest.mark.parametrize("text", ["kenapa tagihan pascabayar bisa tinggi", "cara cek sisa kuota", "how do I pay my bill", "paket 1 juta dapat apa saja"])
 def test_general_questions_do_not_need_account_data(text: str) -> None:
     assert not intents.needs_account_data(rule_text(text))
 

@@ -18,7 +18,7 @@ from bot.embedder import OnnxEmbedder, TorchEmbedder, load_embedder, model_ident
 from bot.knowledge_index import IndexInconsistentError, KnowledgeIndex
 from bot.settings import BUNDLED_MODEL, Settings
 from bot.text_normalizer import TextNormalizer
-from bot.tuning import MANIFEST, build_tuned_model, phrasing_groups, read_manifest, tuned_model_folder
+from bot.tuning import MANIFEST, build_tuned_model, phrasing_groups, read_manifest, tune_model, tuned_model_folder
 from ingest.faq_files import FaqEntry
 from ingest.knowledge_base import load_knowledge_base
 from ingest.sync import sync_index
@@ -58,7 +58,9 @@ def test_first_use_builds_the_model_once_with_a_manifest(tuned: Settings) -> Non
     manifest = read_manifest(folder)
     assert manifest is not None
     assert manifest["base_model"] == BUNDLED_MODEL and manifest["entries"] == 3 and manifest["epochs"] == 1
-    assert model_identity(tuned) == f"{tuned.embedding_model}#{manifest['fingerprint']}"
+    assert model_identity(tuned) == f"tuned:{folder.name}#{manifest['fingerprint']}"
+    same_kb_by_another_name = tuned.model_copy(update={"embedding_model": f"tuned:{tuned.kb_dir}/../kb"})
+    assert model_identity(same_kb_by_another_name) == model_identity(tuned)
     written = (folder / MANIFEST).stat().st_mtime_ns
     embedder = load_embedder(tuned)
     assert isinstance(embedder, OnnxEmbedder)
@@ -113,3 +115,15 @@ def test_tune_command_on_a_kb_without_alternates_gives_a_plain_error(tmp_path: P
     result = tanya(tmp_path, "tune", "--kb", "kb", "--quiet", TANYA_MODEL_CACHE_DIR=str(tmp_path / "models"))
     assert result.returncode == 1
     assert "cannot fine-tune" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_same_phrasings_and_seed_give_the_same_weights(tmp_path: Path) -> None:
+    # CI builds its own model: it must be the one the committed calibration was measured with.
+    write_kb(tmp_path, dict(KB_FILES))
+    kb = load_knowledge_base([tmp_path / "kb"], tmp_path / "kb")
+    normalizer = TextNormalizer(kb.glossary)
+    weights = [
+        (tune_model(BUNDLED_MODEL, kb.entries, tmp_path / name, normalizer=normalizer) / "model.safetensors").read_bytes()
+        for name in ("first", "second")
+    ]
+    assert weights[0] == weights[1]
