@@ -209,11 +209,9 @@ def load_embedder(settings: Settings) -> Embeddings:
     """
     from bot.tuning import ensure_tuned_model, is_tuned
 
-    offline_if_bundled(settings.tune_base_model if is_tuned(settings.embedding_model) else settings.embedding_model)
-    if is_tuned(settings.embedding_model):
-        model = str(ensure_tuned_model(settings))
-    else:
-        model = resolve_model(settings.embedding_model)
+    tuned = is_tuned(settings.embedding_model)
+    offline_if_bundled(settings.tune_base_model if tuned else settings.embedding_model)
+    model = str(ensure_tuned_model(settings)) if tuned else resolve_model(settings.embedding_model)
     prefixes = {"query_prefix": settings.query_prefix, "document_prefix": settings.document_prefix}
     if settings.query_backend == "torch":
         return TorchEmbedder(model, **prefixes)

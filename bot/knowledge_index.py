@@ -199,21 +199,22 @@ class KnowledgeIndex:
                 "Run `tanya ingest --rebuild` to recreate it from the kb/ files."
             ) from None
 
-    def built_with_other_model(self) -> bool:
-        """True when the stored vectors come from another model (or other fine-tuned weights) than the settings'."""
+    def other_model(self) -> str | None:
+        """The model the stored vectors came from, when it is not the settings' (other weights count as other)."""
         model = self.info().get("embedding_model")
-        return self.count() > 0 and bool(model) and model != model_identity(self.settings)
+        if self.count() == 0 or not model or model == model_identity(self.settings):
+            return None
+        return str(model)
 
     def _check_records(self) -> None:
         count = self.count()
         if count == 0:
             return
-        model = self.info().get("embedding_model")
-        expected = model_identity(self.settings)
-        if model and model != expected:
+        other = self.other_model()
+        if other is not None:
             raise IndexInconsistentError(
-                f"The index at {self.location} was built with the model '{model}', but the settings name "
-                f"'{expected}'. Run `tanya ingest --rebuild`."
+                f"The index at {self.location} was built with the model '{other}', but the settings name "
+                f"'{model_identity(self.settings)}'. Run `tanya ingest --rebuild`."
             )
         got = self._collection.get(include=["embeddings"])
         ids = list(got["ids"])

@@ -71,8 +71,9 @@ def _rebuild_if_the_model_changed(settings: Settings) -> None:
     if not settings.kb_dir.is_dir():
         return  # nothing to rebuild from: keep the index (the engine will say it needs a rebuild)
     with KnowledgeIndex(settings, load_embedder(settings), writable=True) as index:
-        if index.built_with_other_model():
-            log.warning("The index was built with another model (%s); re-embedding the knowledge base", index.info().get("embedding_model"))
+        other = index.other_model()
+        if other is not None:
+            log.warning("The index was built with another model (%s); re-embedding the knowledge base", other)
             index.reset()
 
 
