@@ -187,7 +187,9 @@ def command_tune(args: argparse.Namespace) -> int:
             folder = build_tuned_model(settings, report)
         except ValueError as error:
             raise CliError(f"cannot fine-tune: {error}") from None
-    print(f"Fine-tuned {settings.tune_base_model} on {args.kb or settings.embedding_model.removeprefix(TUNED_PREFIX)}: {folder}")
+    print(
+        f"Fine-tuned {settings.tune_base_model} on {args.kb or settings.embedding_model.removeprefix(TUNED_PREFIX)}: {folder}"
+    )
     if args.kb:
         print(f"Use it with: export TANYA_EMBEDDING_MODEL={TUNED_PREFIX}{Path(args.kb).resolve()}")
     print("Indexes built with the previous weights need `tanya ingest --rebuild` (and `tanya eval --calibrate`).")
@@ -229,7 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(run=command_eval)
 
     tune = commands.add_parser("tune", help="fine-tune the embedding model on the knowledge base's own phrasings")
-    tune.add_argument("--kb", metavar="DIR", help="knowledge base to tune on (default: the one TANYA_EMBEDDING_MODEL names)")
+    tune.add_argument(
+        "--kb", metavar="DIR", help="knowledge base to tune on (default: the one TANYA_EMBEDDING_MODEL names)"
+    )
     tune.add_argument("--epochs", type=int, help="passes over the phrasings (default TANYA_TUNE_EPOCHS, 4)")
     tune.add_argument("--quiet", action="store_true", help="no progress bar")
     tune.set_defaults(run=command_tune)

@@ -37,7 +37,9 @@ class CalibrationSource(PydanticBaseSettingsSource):
         except (OSError, ValueError):
             return {}
         fields = self.settings_cls.model_fields
-        return {k: v for k, v in recorded.get("settings", {}).items() if k in fields} if isinstance(recorded, dict) else {}
+        return (
+            {k: v for k, v in recorded.get("settings", {}).items() if k in fields} if isinstance(recorded, dict) else {}
+        )
 
 
 class Settings(BaseSettings):
@@ -76,7 +78,10 @@ class Settings(BaseSettings):
         description="Weights of the confidence model (bias, score, dense, lexical, margin); set by calibration.",
     )
     domain_threshold: float = Field(
-        0.30, ge=0.0, le=1.0, description="Below this word overlap with the best entry, and with no telecom word, a question is off-topic."
+        0.30,
+        ge=0.0,
+        le=1.0,
+        description="Below this word overlap with the best entry, and with no telecom word, a question is off-topic.",
     )
     calibration_file: Path = Field(
         DEFAULT_CALIBRATION_FILE,
@@ -121,7 +126,6 @@ class Settings(BaseSettings):
     )
     upload_max_bytes: int = Field(10 * 1024 * 1024, description="Largest document an editor may upload.")
 
-
     @classmethod
     def settings_customise_sources(
         cls,
@@ -132,7 +136,9 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         init_kwargs = getattr(init_settings, "init_kwargs", {})
-        path = init_kwargs.get("calibration_file") or os.environ.get("TANYA_CALIBRATION_FILE") or DEFAULT_CALIBRATION_FILE
+        path = (
+            init_kwargs.get("calibration_file") or os.environ.get("TANYA_CALIBRATION_FILE") or DEFAULT_CALIBRATION_FILE
+        )
         calibration = CalibrationSource(settings_cls, Path(path))
         return init_settings, env_settings, dotenv_settings, calibration, file_secret_settings
 

@@ -149,7 +149,9 @@ def phrasing_groups(entries: list[FaqEntry], normalizer: TextNormalizer) -> list
 
 def _batches(groups: list[list[str]], rng: random.Random) -> list[list[tuple[int, str, str]]]:
     # Each phrasing is an anchor once an epoch, with another phrasing of its entry as the positive.
-    pairs_per_group = [[(g, a, rng.choice([b for b in texts if b != a])) for a in texts] for g, texts in enumerate(groups)]
+    pairs_per_group = [
+        [(g, a, rng.choice([b for b in texts if b != a])) for a in texts] for g, texts in enumerate(groups)
+    ]
     for pairs in pairs_per_group:
         rng.shuffle(pairs)
     batches: list[list[tuple[int, str, str]]] = []

@@ -45,6 +45,9 @@ ABLATIONS: dict[str, RetrievalConfig] = {
     "no normalisation (slang, stemming)": RetrievalConfig(normalise=False),
     "no glossary": RetrievalConfig(glossary=False),
     "no whole-entry lexical match": RetrievalConfig(unit_lexical=False),
+    "no answer bonus": RetrievalConfig(answer_bonus=0.0),
+    "no entry-centre similarity": RetrievalConfig(centroid_weight=0.0),
+    "neither (best phrasing only)": RetrievalConfig(answer_bonus=0.0, centroid_weight=0.0),
 }
 
 

@@ -45,7 +45,8 @@ def test_own_data_questions_are_not_privacy_requests(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["saya mau bicara dengan CS", "sambungin ke orang aja dong", "can I talk to a real agent?", "human", "/human"]
+    "text",
+    ["saya mau bicara dengan CS", "sambungin ke orang aja dong", "can I talk to a real agent?", "human", "/human"],
 )
 def test_asking_for_a_person(text: str) -> None:
     assert intents.asks_for_person(rule_text(text))
@@ -90,7 +91,15 @@ def test_own_account_data(text: str) -> None:
     assert intents.needs_account_data(rule_text(text))
 
 
-@pytest.mark.parametrize("text", ["kenapa tagihan pascabayar bisa tinggi", "cara cek sisa kuota", "how do I pay my bill", "paket 1 juta dapat apa saja"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "kenapa tagihan pascabayar bisa tinggi",
+        "cara cek sisa kuota",
+        "how do I pay my bill",
+        "paket 1 juta dapat apa saja",
+    ],
+)
 def test_general_questions_do_not_need_account_data(text: str) -> None:
     assert not intents.needs_account_data(rule_text(text))
 

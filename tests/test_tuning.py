@@ -123,7 +123,9 @@ def test_the_same_phrasings_and_seed_give_the_same_weights(tmp_path: Path) -> No
     kb = load_knowledge_base([tmp_path / "kb"], tmp_path / "kb")
     normalizer = TextNormalizer(kb.glossary)
     weights = [
-        (tune_model(BUNDLED_MODEL, kb.entries, tmp_path / name, normalizer=normalizer) / "model.safetensors").read_bytes()
+        (
+            tune_model(BUNDLED_MODEL, kb.entries, tmp_path / name, normalizer=normalizer) / "model.safetensors"
+        ).read_bytes()
         for name in ("first", "second")
     ]
     assert weights[0] == weights[1]

@@ -15,10 +15,11 @@ from evals.runner import BAR_HIT_AT_1, BAR_WRONG_ANSWERS, HELDOUT, evaluate_targ
 
 pytestmark = pytest.mark.e2e
 
-# Measured 85.2% on 2026-11-23 (all-MiniLM-L6-v2 fine-tuned on the demo kb/, never on this one, + BM25 with
-# indoNLP, Sastrawi and the glossary); a floor a little below it catches regressions while the 90% target is open.
-# (Before fine-tuning became the default: 78.1%.)
-HIT_AT_1_FLOOR = 0.80
+# Measured 89.0% on 2026-11-23 (all-MiniLM-L6-v2 fine-tuned on the demo kb/, never on this one, + BM25 with
+# indoNLP, Sastrawi and the glossary, + answer and entry-centre evidence); a floor a little below it catches
+# regressions while the 90% target is open. (Earlier: 78.1% with the model as shipped, 85.2% before the answer and
+# entry-centre evidence.)
+HIT_AT_1_FLOOR = 0.87
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +47,6 @@ def test_retrieval_does_not_regress(heldout: SetResult) -> None:
     assert (heldout.metrics.hit_at_1 or 0.0) >= HIT_AT_1_FLOOR
 
 
-@pytest.mark.xfail(strict=True, reason="open: hit@1 on the held-back set is ~85%, the target is 90%")
+@pytest.mark.xfail(strict=True, reason="open: hit@1 on the held-back set is 89.0%, the target is 90%")
 def test_retrieval_reaches_the_bar(heldout: SetResult) -> None:
     assert (heldout.metrics.hit_at_1 or 0.0) >= BAR_HIT_AT_1
