@@ -9,7 +9,9 @@ STAMP := $(VENV)/.installed
 run: setup  ## set up, sync the index with kb/, start the web app (and Telegram when TELEGRAM_BOT_TOKEN is set)
 	$(BIN)/tanya serve
 
+# The tuned model is built before pytest (7 minutes once per machine), outside any test's time limit.
 test: setup system-test-deps  ## set up and run every test (unit, end-to-end, browser, answer quality)
+	$(BIN)/tanya tune --if-missing --quiet
 	$(BIN)/python -m pytest
 
 setup: $(STAMP)

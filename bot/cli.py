@@ -158,7 +158,7 @@ def command_eval(args: argparse.Namespace) -> int:
 
 def command_tune(args: argparse.Namespace) -> int:
     from bot.settings import TUNED_PREFIX
-    from bot.tuning import build_tuned_model, is_tuned
+    from bot.tuning import build_tuned_model, ensure_tuned_model, is_tuned, read_manifest, tuned_model_folder
 
     settings = get_settings()
     updates: dict[str, object] = {}
@@ -174,6 +174,9 @@ def command_tune(args: argparse.Namespace) -> int:
     if args.epochs:
         updates["tune_epochs"] = args.epochs
     settings = settings.model_copy(update=updates)
+    if args.if_missing and read_manifest(tuned_model_folder(settings)) is not None:
+        print(f"Tuned model ready: {tuned_model_folder(settings)}")
+        return 0
     from tqdm import tqdm
 
     with tqdm(desc="Fine-tuning", unit="step", disable=args.quiet, file=sys.stderr) as bar:
@@ -184,7 +187,8 @@ def command_tune(args: argparse.Namespace) -> int:
             bar.set_postfix(loss=f"{loss:.3f}")
 
         try:
-            folder = build_tuned_model(settings, report)
+            # --if-missing goes through the same lock as first use, so a process tuning meanwhile is waited for.
+            folder = ensure_tuned_model(settings, report) if args.if_missing else build_tuned_model(settings, report)
         except ValueError as error:
             raise CliError(f"cannot fine-tune: {error}") from None
     print(
@@ -236,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("--epochs", type=int, help="passes over the phrasings (default TANYA_TUNE_EPOCHS, 4)")
     tune.add_argument("--quiet", action="store_true", help="no progress bar")
+    tune.add_argument(
+        "--if-missing", action="store_true", help="only build the model when it has not been built yet (make test)"
+    )
     tune.set_defaults(run=command_tune)
 
     hash_password = commands.add_parser(

@@ -116,6 +116,12 @@ class Settings(BaseSettings):
 
     web_host: str = Field("127.0.0.1", description="Address the Gradio app listens on.")
     web_port: int = Field(7860, description="Port of the Gradio app.")
+    web_state_secret: SecretStr | None = Field(
+        None,
+        description="Key the customer chat encrypts each browser's customer id with; unset: made once and kept in "
+        "web_state_key_file, so customers keep their conversation and open ticket across restarts.",
+    )
+    web_state_key_file: Path = Field(Path("var/web-state.key"), description="Where that key is kept when unset.")
     web_users: dict[str, str] = Field(
         default_factory=dict,
         description="Staff logins as a JSON object {user: bcrypt hash}; no default account exists.",

@@ -110,6 +110,19 @@ def test_tune_command_tunes_the_named_kb_and_says_what_to_do_next(tmp_path: Path
     assert json.loads((folder / MANIFEST).read_text())["epochs"] == 1
 
 
+def test_tune_command_if_missing_builds_once_then_leaves_the_model_alone(tmp_path: Path) -> None:
+    write_kb(tmp_path, dict(KB_FILES))
+    models = tmp_path / "models"
+    env = {"TANYA_MODEL_CACHE_DIR": str(models), "TANYA_EMBEDDING_MODEL": "tuned:kb", "TANYA_TUNE_EPOCHS": "1"}
+    first = tanya(tmp_path, "tune", "--if-missing", "--quiet", **env)
+    assert first.returncode == 0, first.stderr
+    (folder,) = [p for p in models.iterdir() if p.name.startswith("tuned-kb-")]
+    built = (folder / MANIFEST).read_text()
+    again = tanya(tmp_path, "tune", "--if-missing", "--quiet", **env)
+    assert again.returncode == 0 and f"Tuned model ready: {folder}" in again.stdout
+    assert (folder / MANIFEST).read_text() == built  # not rebuilt
+
+
 def test_tune_command_on_a_kb_without_alternates_gives_a_plain_error(tmp_path: Path) -> None:
     write_kb(tmp_path, {"faq/one.yaml": "faq:\n  - id: satu\n    question: Apa itu?\n    answer: Itu.\n"})
     result = tanya(tmp_path, "tune", "--kb", "kb", "--quiet", TANYA_MODEL_CACHE_DIR=str(tmp_path / "models"))

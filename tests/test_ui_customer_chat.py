@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import stat
 from datetime import datetime
+from pathlib import Path
+
+from conftest import make_settings
 
 from bot import phrases
 from bot.handoff_store import TicketMessage
 from bot.messages import Outcome, Reply, Source
 from bot.runtime import Runtime
-from ui.customer_chat import CHANNEL, ChatSession, CustomerChat, plain_markdown, render_delivery, render_reply
+from ui.customer_chat import (
+    CHANNEL,
+    ChatSession,
+    CustomerChat,
+    browser_state_secret,
+    plain_markdown,
+    render_delivery,
+    render_reply,
+)
 
 
 def test_answers_show_their_source_and_keep_ussd_codes_literal() -> None:
@@ -77,3 +89,54 @@ def test_feedback_is_recorded_for_answers_only(demo_runtime: Runtime) -> None:
     assert chat.feedback(session, 1, False) is True
     [interaction] = [i for i in demo_runtime.interactions.interactions() if i.question == "bagaimana cara cek kuota?"]
     assert interaction.helpful is False
+
+
+def test_a_reload_brings_back_the_browsers_conversation(demo_runtime: Runtime) -> None:
+    chat = CustomerChat(demo_runtime)
+    first = ChatSession()
+    browser_id = chat.resume(None, first)
+    assert browser_id.startswith("web-") and first.customer == browser_id and first.messages == []
+    chat.send("gimana cara cek pulsa?", first, "ignored-session-hash")
+    assert first.customer == browser_id  # the browser's id, not Gradio's per-page session
+
+    reloaded = ChatSession()
+    assert chat.resume(browser_id, reloaded) == browser_id
+    assert reloaded.customer == browser_id and reloaded.messages == first.messages and len(reloaded.messages) == 2
+    for stored in (None, "", "web-short", "someone-else's-id", browser_id + "x"):
+        other = ChatSession()
+        assert chat.resume(stored, other) != browser_id and other.messages == []
+
+
+def test_a_message_sent_while_the_page_loads_is_kept(demo_runtime: Runtime) -> None:
+    chat = CustomerChat(demo_runtime)
+    browser_id = chat.resume(None, ChatSession())
+    page = ChatSession()
+    chat.send("gimana cara cek pulsa?", page, "session-hash")  # before the page's load event ran
+    assert chat.resume(browser_id, page) == browser_id
+    assert len(page.messages) == 2 and page.customer == "session-hash"
+
+
+def test_after_a_restart_the_open_ticket_and_its_officer_reply_come_back(demo_runtime: Runtime) -> None:
+    before = CustomerChat(demo_runtime)
+    session = ChatSession()
+    browser_id = before.resume(None, session)
+    before.talk_to_person(session, "ignored", "kartu saya terblokir")
+    assert session.ticket_id is not None
+    demo_runtime.conversations.officer_reply(session.ticket_id, "Halo, kami bantu buka blokirnya.", "siti")
+
+    restarted = CustomerChat(demo_runtime)  # a new server process: its kept conversations are gone
+    resumed = ChatSession()
+    restarted.resume(browser_id, resumed)
+    assert resumed.ticket_id == session.ticket_id and resumed.messages == []
+    delivered = restarted.deliver(resumed)
+    assert [m.text for m in delivered] == ["Halo, kami bantu buka blokirnya."]
+    assert "kami bantu buka blokirnya" in resumed.messages[-1]["content"]
+
+
+def test_the_browser_id_key_is_made_once_and_kept_private(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, web_state_key_file=tmp_path / "var" / "web-state.key")
+    key = browser_state_secret(settings)
+    assert len(key) >= 32 and browser_state_secret(settings) == key  # the same after a restart
+    assert stat.S_IMODE((tmp_path / "var" / "web-state.key").stat().st_mode) == 0o600
+    configured = make_settings(tmp_path, web_state_secret="from-the-environment")
+    assert browser_state_secret(configured) == "from-the-environment"

@@ -1,8 +1,9 @@
 """The public customer chat: answers with their source, feedback, "talk to a person", and officers' replies.
 
 The conversation rules live in the core (`ConversationService`); this module turns a browser session into
-`Question`s on channel "web" and renders the `Reply`s. Each browser session is one customer (its Gradio
-session id). When an officer has the conversation, a timer delivers their replies from the handoff outbox.
+`Question`s on channel "web" and renders the `Reply`s. Each browser is one customer: a random id kept in the
+browser's storage (encrypted by Gradio), so a reload keeps the conversation and an open ticket's officer replies.
+When an officer has the conversation, a timer delivers their replies from the handoff outbox.
 The same rules are also offered as API endpoints: `/chat` (message in, reply text out), `/talk_to_person`
 and `/officer_messages`.
 """
@@ -10,7 +11,11 @@ and `/officer_messages`.
 from __future__ import annotations
 
 import html
+import os
 import re
+import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,12 +26,18 @@ from bot.conversation import TurnResult
 from bot.handoff_store import TicketMessage
 from bot.messages import Outcome, Question, Reply, Turn
 from bot.runtime import Runtime
+from bot.settings import Settings
 from ui import concurrency
 from ui.page_style import CUSTOMER_HEADER
 
 CHANNEL = "web"
 POLL_SECONDS = 2.0
 HISTORY_TURNS = 6
+BROWSER_KEY = "tanya-customer"
+# Conversations kept for reloads, least recently seen dropped first (an open ticket survives that and restarts:
+# it is found again in the handoff store).
+SESSIONS_KEPT = 5000
+_BROWSER_ID = re.compile(r"^web-[A-Za-z0-9_-]{22}$")
 _MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]<>#+!|~]")
 EXAMPLES = (
     "Bagaimana cara cek sisa pulsa?",
@@ -89,12 +100,58 @@ def render_delivery(message: TicketMessage) -> str:
     return f"<span class='tanya-note'>ℹ️ {html.escape(message.text)}</span>"
 
 
+def browser_state_secret(settings: Settings) -> str:
+    """The key browsers' customer ids are encrypted with: the setting, or a random key made once and kept in a
+    file readable only by its owner (a key that changed at each start would make every customer a stranger)."""
+    if settings.web_state_secret is not None:
+        return settings.web_state_secret.get_secret_value()
+    path = settings.web_state_key_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text(encoding="utf-8").strip()
+        if key:
+            return key
+        raise RuntimeError(f"{path} is empty: delete it to make a new key, or set TANYA_WEB_STATE_SECRET") from None
+    key = secrets.token_urlsafe(32)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(key + "\n")
+    return key
+
+
 class CustomerChat:
     """The web channel: turns browser sessions into questions for the conversation service."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.conversations = runtime.conversations
+        self._sessions: OrderedDict[str, ChatSession] = OrderedDict()
+        self._sessions_lock = threading.Lock()
+
+    def resume(self, browser_id: str | None, page: ChatSession) -> str:
+        """Bind a newly loaded page's session to its browser and return the browser's customer id (a new one when
+        the browser has none or a bad one).
+
+        After a reload the page gets the browser's conversation back; after a restart only its open ticket, so the
+        officer's replies still arrive. The page's session object is filled in place, not replaced, so a message
+        sent while the page was still loading is not lost.
+        """
+        customer = browser_id if browser_id and _BROWSER_ID.match(browser_id) else f"web-{secrets.token_urlsafe(16)}"
+        with self._sessions_lock:
+            kept = self._sessions.get(customer)
+            if kept is not None and kept is not page and not page.messages and not page.customer:
+                page.customer, page.messages, page.turns = kept.customer, kept.messages, kept.turns
+                page.interaction_at, page.ticket_id = kept.interaction_at, kept.ticket_id
+            page.customer = page.customer or customer
+            self._sessions[customer] = page
+            self._sessions.move_to_end(customer)
+            while len(self._sessions) > SESSIONS_KEPT:
+                self._sessions.popitem(last=False)
+        if page.ticket_id is None:
+            ticket = self.runtime.handoffs.find_open(CHANNEL, page.customer)
+            page.ticket_id = ticket.id if ticket is not None else None
+        return customer
 
     # --- the conversation ------------------------------------------------------------------------------
     def send(self, text: str, session: ChatSession, customer: str) -> TurnResult:
@@ -172,7 +229,10 @@ class CustomerChat:
     def build(self) -> gr.Blocks:
         """The customer page, with its events and API endpoints."""
         with gr.Blocks(title="Tanya — Layanan Pelanggan", analytics_enabled=False) as page:
-            session = gr.State(ChatSession())  # copied for each browser session
+            session = gr.State(ChatSession())  # filled on load with the browser's conversation (see `resume`)
+            browser_id = gr.BrowserState(
+                None, storage_key=BROWSER_KEY, secret=browser_state_secret(self.runtime.settings)
+            )
             gr.HTML(CUSTOMER_HEADER, elem_id="tanya-header")
             status = gr.Markdown("", visible=False, elem_id="tanya-status", elem_classes=["tanya-status"])
             chatbot = gr.Chatbot(
@@ -239,11 +299,22 @@ class CustomerChat:
                 if isinstance(liked.liked, bool) and self.feedback(state, index, liked.liked):
                     gr.Info(FEEDBACK_THANKS if liked.liked else FEEDBACK_SORRY)
 
+            def on_load(stored_id: str | None, state: ChatSession) -> tuple[Any, ...]:
+                customer = self.resume(stored_id, state)
+                return customer, state.messages, _status(state), gr.Timer(active=state.ticket_id is not None)
+
             def on_clear(state: ChatSession) -> None:
                 state.messages.clear()
                 state.turns.clear()
                 state.interaction_at.clear()
 
+            page.load(
+                on_load,
+                [browser_id, session],
+                [browser_id, chatbot, status, timer],
+                concurrency_limit=concurrency.CHAT,
+                api_visibility="private",
+            )
             outputs = [message, chatbot, status, timer]
             for trigger in (message.submit, send.click):
                 trigger(

@@ -120,7 +120,9 @@ def test_an_editors_change_shows_in_the_chat(page: Page, browser: Browser, web: 
     customer.context.close()
 
 
-def test_an_officers_reply_reaches_the_customers_chat(page: Page, browser: Browser, web: RunningWebApp) -> None:
+def test_an_officers_reply_reaches_the_customers_chat_even_after_a_reload(
+    page: Page, browser: Browser, web: RunningWebApp
+) -> None:
     page.goto(web.url)
     ask(page, "nomor saya tidak bisa dipakai telepon sejak kemarin, kenapa ya")
     expect(page.locator("#tanya-chat .tanya-source, #tanya-chat .tanya-note").first).to_be_visible()
@@ -128,6 +130,10 @@ def test_an_officers_reply_reaches_the_customers_chat(page: Page, browser: Brows
     expect(page.locator("#tanya-status")).to_contain_text("terhubung dengan petugas")
     ticket = re.search(r"#(\d+)", page.locator("#tanya-status").inner_text())
     assert ticket is not None
+    # A reload keeps the conversation and the open ticket (the browser keeps its customer id).
+    page.reload()
+    expect(page.locator("#tanya-status")).to_contain_text(f"#{ticket.group(1)}")
+    expect(page.locator("#tanya-chat")).to_contain_text("tidak bisa dipakai telepon")
 
     officer = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
     officer.set_default_timeout(TIMEOUT_MS)
