@@ -158,7 +158,14 @@ def command_eval(args: argparse.Namespace) -> int:
 
 def command_tune(args: argparse.Namespace) -> int:
     from bot.settings import TUNED_PREFIX
-    from bot.tuning import build_tuned_model, ensure_tuned_model, is_tuned, read_manifest, tuned_model_folder
+    from bot.tuning import (
+        build_tuned_model,
+        ensure_tuned_model,
+        is_tuned,
+        log_progress,
+        read_manifest,
+        tuned_model_folder,
+    )
 
     settings = get_settings()
     updates: dict[str, object] = {}
@@ -186,9 +193,12 @@ def command_tune(args: argparse.Namespace) -> int:
             bar.update(step - bar.n)
             bar.set_postfix(loss=f"{loss:.3f}")
 
+        progress = log_progress if args.quiet else report  # quiet: a log line every quarter instead of a bar
         try:
             # --if-missing goes through the same lock as first use, so a process tuning meanwhile is waited for.
-            folder = ensure_tuned_model(settings, report) if args.if_missing else build_tuned_model(settings, report)
+            folder = (
+                ensure_tuned_model(settings, progress) if args.if_missing else build_tuned_model(settings, progress)
+            )
         except ValueError as error:
             raise CliError(f"cannot fine-tune: {error}") from None
     print(
@@ -196,7 +206,8 @@ def command_tune(args: argparse.Namespace) -> int:
     )
     if args.kb:
         print(f"Use it with: export TANYA_EMBEDDING_MODEL={TUNED_PREFIX}{Path(args.kb).resolve()}")
-    print("Indexes built with the previous weights need `tanya ingest --rebuild` (and `tanya eval --calibrate`).")
+    if not args.if_missing:  # a first build has no older index to replace
+        print("Indexes built with the previous weights need `tanya ingest --rebuild` (and `tanya eval --calibrate`).")
     return 0
 
 

@@ -77,11 +77,11 @@ def ensure_tuned_model(settings: Settings, progress: Progress | None = None) -> 
                 tuned_kb_dir(settings.embedding_model),
                 folder,
             )
-            build_tuned_model(settings, progress or _log_progress)
+            build_tuned_model(settings, progress or log_progress)
     return folder
 
 
-def _log_progress(step: int, total: int, loss: float) -> None:
+def log_progress(step: int, total: int, loss: float) -> None:
     if step == total or step % max(1, total // 4) == 0:
         log.warning("Fine-tuning: step %d of %d (loss %.3f)", step, total, loss)
 
