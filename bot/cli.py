@@ -181,8 +181,8 @@ def command_tune(args: argparse.Namespace) -> int:
     if args.epochs:
         updates["tune_epochs"] = args.epochs
     settings = settings.model_copy(update=updates)
-    if args.if_missing and read_manifest(tuned_model_folder(settings)) is not None:
-        print(f"Tuned model ready: {tuned_model_folder(settings)}")
+    if args.if_missing and read_manifest(ready := tuned_model_folder(settings)) is not None:
+        print(f"Tuned model ready: {ready}")
         return 0
     from tqdm import tqdm
 

@@ -1,7 +1,7 @@
 """How retrieval weighs its evidence per entry, on a real Chroma index with vectors placed by hand.
 
 The vectors are chosen so the query's cosine similarity to each record is known exactly; the query's words
-appear in no record, so only the dense evidence counts and the arithmetic of the fusion is what is tested.
+appear in no record (each record's text is its id), so only the dense evidence counts and the arithmetic of the fusion is what is tested.
 (Its effect with the real model is measured by `tanya eval` and guarded by the answer-quality floor.)
 """
 
@@ -43,8 +43,15 @@ class PlacedEmbedder(Embeddings):
         return axis(0).tolist()
 
 
-def faq(entry: str, n: int, role: str, text: str) -> IndexRecord:
-    return IndexRecord(f"faq:{entry}:{n}", text, {"unit": f"faq:{entry}", "kind": "faq", "ref": entry, "role": role})
+def add_placed(index: KnowledgeIndex, rows: list[tuple[str, str, float]]) -> None:
+    """Add (entry, role, similarity to the query) rows, each record on an axis of its own besides the query's."""
+    records, vectors = [], []
+    for position, (entry, role, similarity) in enumerate(rows, start=1):
+        number = sum(1 for r in records if r.metadata["ref"] == entry)
+        rid = f"faq:{entry}:{number}"
+        records.append(IndexRecord(rid, rid, {"unit": f"faq:{entry}", "kind": "faq", "ref": entry, "role": role}))
+        vectors.append(at_similarity(similarity, position))
+    index.add(records, vectors)
 
 
 @pytest.fixture
@@ -62,36 +69,29 @@ def ranking(index: KnowledgeIndex, config: RetrievalConfig | None = None) -> lis
 
 
 def test_an_entry_whose_answer_also_matches_outranks_a_slightly_closer_phrasing(index: KnowledgeIndex) -> None:
-    index.add(
+    add_placed(
+        index,
         [
-            faq("closer-question", 0, "question", "alpha"),
-            faq("closer-question", 1, "answer", "beta"),
-            faq("answer-matches", 0, "question", "gamma"),
-            faq("answer-matches", 1, "answer", "delta"),
+            ("closer-question", "question", 0.80),
+            ("closer-question", "answer", 0.0),
+            ("answer-matches", "question", 0.78),
+            ("answer-matches", "answer", 0.70),
         ],
-        [at_similarity(0.80, 1), at_similarity(0.0, 2), at_similarity(0.78, 3), at_similarity(0.70, 4)],
     )
     assert ranking(index)[0] == "answer-matches"
     assert ranking(index, RetrievalConfig(answer_bonus=0.0, centroid_weight=0.0))[0] == "closer-question"
 
 
 def test_closeness_to_all_of_an_entrys_phrasings_beats_one_lucky_phrasing(index: KnowledgeIndex) -> None:
-    index.add(
+    add_placed(
+        index,
         [
-            faq("one-lucky-phrasing", 0, "question", "alpha"),
-            faq("one-lucky-phrasing", 1, "alternate", "beta"),
-            faq("one-lucky-phrasing", 2, "alternate", "gamma"),
-            faq("all-phrasings-close", 0, "question", "delta"),
-            faq("all-phrasings-close", 1, "alternate", "epsilon"),
-            faq("all-phrasings-close", 2, "alternate", "zeta"),
-        ],
-        [
-            at_similarity(0.90, 1),
-            at_similarity(0.10, 2),
-            at_similarity(0.10, 3),
-            at_similarity(0.85, 4),
-            at_similarity(0.85, 5),
-            at_similarity(0.85, 6),
+            ("one-lucky-phrasing", "question", 0.90),
+            ("one-lucky-phrasing", "alternate", 0.10),
+            ("one-lucky-phrasing", "alternate", 0.10),
+            ("all-phrasings-close", "question", 0.85),
+            ("all-phrasings-close", "alternate", 0.85),
+            ("all-phrasings-close", "alternate", 0.85),
         ],
     )
     assert ranking(index)[0] == "all-phrasings-close"
@@ -99,10 +99,7 @@ def test_closeness_to_all_of_an_entrys_phrasings_beats_one_lucky_phrasing(index:
 
 
 def test_scores_stay_ordered_and_the_source_is_the_best_matching_record(index: KnowledgeIndex) -> None:
-    index.add(
-        [faq("entry", 0, "question", "alpha"), faq("entry", 1, "answer", "beta")],
-        [at_similarity(0.9, 1), at_similarity(0.5, 2)],
-    )
+    add_placed(index, [("entry", "question", 0.9), ("entry", "answer", 0.5)])
     retriever = HybridRetriever(index)
     retriever.refresh()
     (candidate,) = retriever.retrieve(QUERY, k=5)

@@ -16,7 +16,7 @@ import re
 import secrets
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import gradio as gr
@@ -65,6 +65,11 @@ class ChatSession:
     turns: list[Turn] = field(default_factory=list)
     interaction_at: dict[int, int] = field(default_factory=dict)  # message index -> interaction id
     ticket_id: int | None = None
+
+    def take_over(self, other: ChatSession) -> None:
+        """Become `other` (a reloaded page continuing the browser's conversation), field by field, in place."""
+        for name in (f.name for f in fields(self)):
+            setattr(self, name, getattr(other, name))
 
     def add(self, role: str, content: str, interaction_id: int | None = None) -> None:
         if interaction_id is not None:
@@ -141,8 +146,7 @@ class CustomerChat:
         with self._sessions_lock:
             kept = self._sessions.get(customer)
             if kept is not None and kept is not page and not page.messages and not page.customer:
-                page.customer, page.messages, page.turns = kept.customer, kept.messages, kept.turns
-                page.interaction_at, page.ticket_id = kept.interaction_at, kept.ticket_id
+                page.take_over(kept)
             page.customer = page.customer or customer
             self._sessions[customer] = page
             self._sessions.move_to_end(customer)
@@ -150,7 +154,8 @@ class CustomerChat:
                 self._sessions.popitem(last=False)
         if page.ticket_id is None:
             ticket = self.runtime.handoffs.find_open(CHANNEL, page.customer)
-            page.ticket_id = ticket.id if ticket is not None else None
+            if ticket is not None:
+                page.ticket_id = ticket.id
         return customer
 
     # --- the conversation ------------------------------------------------------------------------------
