@@ -126,13 +126,14 @@ class KnowledgeIndex:
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """The ids of the `k` nearest records with their cosine similarity."""
-        if self.count() == 0:
-            return []
-        vector = self.embedder.embed_query(query)
-        return self.search_vector(vector, k)
+        return self.search_vector(self.embedder.embed_query(query), k)
 
     def search_vector(self, vector: list[float], k: int) -> list[tuple[str, float]]:
-        found = self._collection.query(query_embeddings=[vector], n_results=min(k, self.count()), include=["distances"])
+        """The same for a query already embedded (the retriever embeds once for records and entry centres)."""
+        count = self.count()
+        if count == 0:  # Chroma refuses n_results=0
+            return []
+        found = self._collection.query(query_embeddings=[vector], n_results=min(k, count), include=["distances"])
         return [(rid, 1.0 - float(d)) for rid, d in zip(found["ids"][0], found["distances"][0], strict=True)]
 
     def vectors(self, ids: list[str]) -> dict[str, list[float]]:

@@ -104,6 +104,7 @@ def test_reset_drops_every_record_and_fact(
         index.reset()
         assert index.count() == 0 and index.records() == {} and "embedding_model" not in index.info()
         assert index.search(TEXTS["pulsa"], 3) == []
+        assert index.search_vector(vectors["pulsa"], 3) == []  # what the retriever calls
 
 
 def assert_busy_message(error: StoreBusyError, folder: Path, holder: str) -> None:
