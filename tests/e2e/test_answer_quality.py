@@ -1,6 +1,6 @@
 """Answer quality on the held-back knowledge base (never tuned on), with the production engine, the real model and
-the calibration committed in kb/calibration.json. The issue's bar is asserted; the one part not reached yet
-(hit@1 >= 90%) is a strict xfail, so it turns into a failure, and gets promoted, the day it passes."""
+the calibration committed in kb/calibration.json. The issue's whole bar is asserted, so CI fails when any part of
+it regresses."""
 
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ from evals.runner import BAR_HIT_AT_1, BAR_WRONG_ANSWERS, HELDOUT, evaluate_targ
 
 pytestmark = pytest.mark.e2e
 
-# Measured 89.0% on 2026-11-23 (all-MiniLM-L6-v2 fine-tuned on the demo kb/, never on this one, + BM25 with
-# indoNLP, Sastrawi and the glossary, + answer and entry-centre evidence); a floor a little below it catches
-# regressions while the 90% target is open. (Earlier: 78.1% with the model as shipped, 85.2% before the answer and
-# entry-centre evidence.)
-HIT_AT_1_FLOOR = 0.87
+# hit@1 measured 90.3% (140/155) on 2026-11-30: all-MiniLM-L6-v2 fine-tuned on the demo kb/'s phrasings (nine
+# alternates an entry), never on this one, + BM25 with indoNLP, Sastrawi and the glossary, + answer and entry-centre
+# evidence. (Earlier: 78.1% with the model as shipped, 85.2% before the answer and entry-centre evidence, 89.0% with
+# six alternates an entry.)
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +42,5 @@ def test_every_must_handoff_question_is_handed_off(heldout: SetResult) -> None:
     assert heldout.metrics.handoff_recall == 1.0
 
 
-def test_retrieval_does_not_regress(heldout: SetResult) -> None:
-    assert (heldout.metrics.hit_at_1 or 0.0) >= HIT_AT_1_FLOOR
-
-
-@pytest.mark.xfail(strict=True, reason="open: hit@1 on the held-back set is 89.0%, the target is 90%")
 def test_retrieval_reaches_the_bar(heldout: SetResult) -> None:
     assert (heldout.metrics.hit_at_1 or 0.0) >= BAR_HIT_AT_1
