@@ -8,6 +8,8 @@ onnxruntime + tokenizers: well under a second to start and ~5 ms a question, wit
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
 import os
@@ -45,11 +47,34 @@ def offline_if_bundled(name: str) -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"  # the bundled model never needs the hub
 
 
+def weights_fingerprint(folder: Path) -> str:
+    """A short hash of a model folder's weight files: what the model computes, wherever the folder lives."""
+    weights = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
+    stamp = tuple((w.name, w.stat().st_size, w.stat().st_mtime_ns) for w in weights)
+    return _hash_weights(folder, stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _hash_weights(folder: Path, stamp: tuple[tuple[str, int, int], ...]) -> str:
+    # Keyed by size and mtime too, so each process reads a folder's weights once, and again only after they change.
+    digest = hashlib.sha256()
+    for name, _, _ in stamp:
+        with open(folder / name, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
 def model_identity(settings: Settings) -> str:
-    """What the index records as its model: the setting, plus the weights' fingerprint for a `tuned:` model."""
+    """What the index records as its model: the setting, plus the weights' fingerprint for a `tuned:` model or a
+    local model folder (whose weights can be replaced in place; the ONNX export and the index must not outlive them).
+    """
     from bot.tuning import ensure_tuned_model, is_tuned, read_manifest
 
     if not is_tuned(settings.embedding_model):
+        local = Path(settings.embedding_model).expanduser()
+        if local.is_dir():
+            return f"{settings.embedding_model}#{weights_fingerprint(local)}"
         return settings.embedding_model
     folder = ensure_tuned_model(settings)
     manifest = read_manifest(folder) or {}

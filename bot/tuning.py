@@ -88,6 +88,7 @@ def log_progress(step: int, total: int, loss: float) -> None:
 
 def build_tuned_model(settings: Settings, progress: Progress | None = None) -> Path:
     """(Re)build the settings' tuned model from its knowledge base's current phrasings; replaces the old one."""
+    from bot.embedder import weights_fingerprint
     from ingest.knowledge_base import load_knowledge_base
 
     kb_dir = tuned_kb_dir(settings.embedding_model)
@@ -104,8 +105,7 @@ def build_tuned_model(settings: Settings, progress: Progress | None = None) -> P
         epochs=settings.tune_epochs,
         progress=progress,
     )
-    weights = sorted(partial.glob("*.safetensors")) or sorted(partial.glob("*.bin"))
-    fingerprint = hashlib.sha256(b"".join(w.read_bytes() for w in weights)).hexdigest()[:16]
+    fingerprint = weights_fingerprint(partial)
     manifest = {
         "fingerprint": fingerprint,
         "base_model": settings.tune_base_model,

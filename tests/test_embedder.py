@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 from conftest import MODEL_CACHE, make_settings
 
-from bot.embedder import OnnxEmbedder, TorchEmbedder, load_embedder, model_cache_key, resolve_model
+from bot.embedder import (
+    OnnxEmbedder,
+    TorchEmbedder,
+    load_embedder,
+    model_cache_key,
+    model_identity,
+    resolve_model,
+)
 from bot.settings import BUNDLED_MODEL
 
 SENTENCES = [
@@ -95,3 +102,31 @@ def test_model_cache_key_is_a_safe_folder_name() -> None:
     assert model_cache_key(BUNDLED_MODEL) == "bundled_all-MiniLM-L6-v2"
     assert model_cache_key("intfloat/multilingual-e5-small") == "intfloat_multilingual-e5-small"
     assert model_cache_key("///") == "model"
+
+
+def test_a_model_folder_whose_weights_change_in_place_is_exported_again(tmp_path: Path) -> None:
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path / "my-model"
+    shutil.copytree(resolve_model(BUNDLED_MODEL), folder)
+    settings = make_settings(tmp_path, embedding_model=str(folder), model_cache_dir=tmp_path / "models")
+    before = load_embedder(settings)
+    identity = model_identity(settings)
+    assert isinstance(before, OnnxEmbedder) and identity.startswith(f"{folder}#")
+    question = "Bagaimana cara cek sisa pulsa?"
+    old_vector = np.array(before.embed_query(question))
+
+    weights = next(folder.glob("*.safetensors"))
+    tensors = load_file(str(weights))
+    name = next(n for n in tensors if "word_embeddings" in n)
+    tensors[name] = tensors[name].flip(0).contiguous()  # other weights, same shapes: a retrained model
+    save_file(tensors, str(weights))
+
+    after = load_embedder(settings)
+    assert model_identity(settings) != identity  # so an index built with the old weights asks for a rebuild
+    assert isinstance(after, OnnxEmbedder) and after.folder != before.folder
+    new_vector = np.array(after.embed_query(question))
+    assert np.abs(new_vector - old_vector).max() > 1e-2
+    assert np.abs(new_vector - TorchEmbedder(str(folder)).embed_query(question)).max() < 1e-4
