@@ -169,7 +169,11 @@ def fit_confidence(engine: AnswerEngine, result: SetResult) -> dict[str, float]:
     engine.confidence_model = ConfidenceModel(weights)
     result.evaluated = [
         replace(
-            e, assessment=replace(e.assessment, confidence=engine.confidence_model.confidence(e.assessment.candidates))
+            e,
+            assessment=replace(
+                e.assessment,
+                confidence=engine.confidence_model.confidence(e.assessment.candidates, e.assessment.query_terms),
+            ),
         )
         for e in result.evaluated
     ]
