@@ -230,7 +230,7 @@ def export_onnx(model: str, folder: Path) -> None:
 def load_embedder(settings: Settings) -> Embeddings:
     """The embedder for ingest and questions: ONNX when available (exporting once), else PyTorch.
 
-    A `tuned:` model is fine-tuned first when this machine has not built it yet (once; about 20 minutes for the
+    A `tuned:` model is fine-tuned first when this machine has not built it yet (once; about 25 minutes for the
     demo kb).
     """
     from bot.tuning import ensure_tuned_model, is_tuned

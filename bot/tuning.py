@@ -1,8 +1,8 @@
 """Fine-tuning the embedding model on the knowledge base's own ways of asking each question.
 
 Contrastive training (in-batch and hard negatives): two phrasings of the same FAQ entry are pulled together,
-phrasings of different entries, above all of the nearest ones, pushed apart. Runs on the CPU: about 20 minutes
-on two cores for the demo knowledge base (117 entries, ten phrasings each), growing with the phrasings' number
+phrasings of different entries, above all of the nearest ones, pushed apart. Runs on the CPU: about 25 minutes
+on two cores for the demo knowledge base (117 entries, thirteen phrasings each), growing with the phrasings' number
 and length.
 
 The default embedding model is `tuned:kb`: the bundled model fine-tuned once on kb/'s phrasings, kept under the
@@ -73,7 +73,7 @@ def ensure_tuned_model(settings: Settings, progress: Progress | None = None) -> 
     with _tuning_lock(settings.model_cache_dir):
         if read_manifest(folder) is None:  # another process may have built it while this one waited
             log.warning(
-                "Fine-tuning %s on the phrasings of %s, once (about 20 minutes on two cores for the demo kb) into %s",
+                "Fine-tuning %s on the phrasings of %s, once (about 25 minutes on two cores for the demo kb) into %s",
                 settings.tune_base_model,
                 tuned_kb_dir(settings.embedding_model),
                 folder,

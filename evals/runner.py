@@ -48,6 +48,7 @@ ABLATIONS: dict[str, RetrievalConfig] = {
     "no answer bonus": RetrievalConfig(answer_bonus=0.0),
     "no entry-centre similarity": RetrievalConfig(centroid_weight=0.0),
     "neither (best phrasing only)": RetrievalConfig(answer_bonus=0.0, centroid_weight=0.0),
+    "no document detail bonus": RetrievalConfig(detail_bonus=0.0),
 }
 
 

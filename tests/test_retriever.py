@@ -1,7 +1,8 @@
 """How retrieval weighs its evidence per entry, on a real Chroma index with vectors placed by hand.
 
-The vectors are chosen so the query's cosine similarity to each record is known exactly; the query's words
-appear in no record (each record's text is its id), so only the dense evidence counts and the arithmetic of the fusion is what is tested.
+The vectors are chosen so the query's cosine similarity to each record is known exactly. In the first tests the
+query's words appear in no record (each record's text is its id), so only the dense evidence counts and the
+arithmetic of the fusion is what is tested; the last ones give records real words, for the lexical evidence.
 (Its effect with the real model is measured by `tanya eval` and guarded by the answer-quality floor.)
 """
 
@@ -107,3 +108,50 @@ def test_scores_stay_ordered_and_the_source_is_the_best_matching_record(index: K
     assert candidate.dense == pytest.approx(0.9, abs=1e-3)
     # best phrasing 0.5 * 0.9, answer bonus 0.5 * 0.85 * 0.5 * 0.5, centre 0.4 * 0.9
     assert candidate.score == pytest.approx(0.45 + 0.10625 + 0.36, abs=1e-3)
+
+
+def add_texts(index: KnowledgeIndex, rows: list[tuple[str, str, str, float]]) -> None:
+    """Add (unit ref, role, text, similarity to the query) rows; a `chunk` row is a document section."""
+    records, vectors = [], []
+    for position, (ref, role, text, similarity) in enumerate(rows, start=1):
+        kind = "doc" if role == "chunk" else "faq"
+        unit = f"{kind}:{ref}"
+        rid = f"{unit}:{position}"
+        records.append(IndexRecord(rid, text, {"unit": unit, "kind": kind, "ref": ref, "role": role}))
+        vectors.append(at_similarity(similarity, position))
+    index.add(records, vectors)
+
+
+ROAMING_ENTRY = [
+    ("tarif-roaming", "question", "Berapa tarif roaming di luar negeri?", 0.80),
+    ("tarif-roaming", "alternate", "roaming di luar negeri kena biaya berapa", 0.78),
+]
+ZONE_SECTION = (
+    "docs/roaming.md#Zona negara",
+    "chunk",
+    "Panduan Roaming — Zona negara\nZona 1: Malaysia, Singapura. Zona 3: Arab Saudi, Qatar, Turki.",
+    0.55,
+)
+OTHER_ENTRIES = [
+    ("cek-pulsa", "question", "Bagaimana cara cek pulsa?", 0.2),
+    ("aktivasi-roaming", "question", "Bagaimana cara mengaktifkan roaming?", 0.5),
+]
+
+
+def detail_ranking(index: KnowledgeIndex, config: RetrievalConfig | None = None) -> list[str]:
+    retriever = HybridRetriever(index, config)
+    retriever.refresh()
+    return [c.ref for c in retriever.retrieve("turki masuk zona roaming berapa", k=5)]
+
+
+def test_a_document_section_naming_the_asked_detail_outranks_the_general_entry(index: KnowledgeIndex) -> None:
+    add_texts(index, [*ROAMING_ENTRY, ("tarif-roaming", "answer", "Tarif mengikuti zona tujuan.", 0.5)])
+    add_texts(index, [ZONE_SECTION, *OTHER_ENTRIES])
+    assert detail_ranking(index)[0] == "docs/roaming.md#Zona negara"
+    assert detail_ranking(index, RetrievalConfig(detail_bonus=0.0))[0] == "tarif-roaming"
+
+
+def test_the_entry_keeps_its_place_when_it_names_the_detail_too(index: KnowledgeIndex) -> None:
+    add_texts(index, [*ROAMING_ENTRY, ("tarif-roaming", "answer", "Turki ada di zona 3, tarifnya sama.", 0.5)])
+    add_texts(index, [ZONE_SECTION, *OTHER_ENTRIES])
+    assert detail_ranking(index)[0] == "tarif-roaming"
