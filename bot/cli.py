@@ -8,7 +8,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from bot.settings import Settings, get_settings
+from bot.settings import CALIBRATION_FILE_NAME, Settings, get_settings
 
 
 class CliError(Exception):
@@ -34,6 +34,7 @@ def _kb_root(paths: list[Path], settings: Settings) -> Path:
 
 def command_ingest(args: argparse.Namespace) -> int:
     from bot.embedder import load_embedder
+    from bot.engine import AnswerEngine
     from bot.knowledge_index import IndexInconsistentError, KnowledgeIndex
     from ingest.knowledge_base import load_knowledge_base
     from ingest.sync import sync_index
@@ -53,6 +54,13 @@ def command_ingest(args: argparse.Namespace) -> int:
         print(
             f"Indexed {len(kb.entries)} FAQ entries and {len(kb.chunks)} document chunks into {index.location}: {summary}"
         )
+    # The bot opens the index as it will answer from it: a knowledge base without a labelled calibration (or
+    # changed since its self-calibration) is calibrated now and the result kept with the index.
+    engine = AnswerEngine.open(settings, writable=True)
+    try:
+        engine.wait_for_calibration()
+    finally:
+        engine.close()
     return 0
 
 
@@ -121,13 +129,32 @@ def command_hash_password(args: argparse.Namespace) -> int:
 
 
 def command_eval(args: argparse.Namespace) -> int:
-    from evals.runner import DEMO, HELDOUT, run_evaluation
+    from evals.runner import DEMO, HELDOUT, custom_target, operator_targets, run_evaluation, sparse_heldout_target
 
     settings = get_settings()
-    targets = {"demo": [DEMO], "heldout": [HELDOUT], "all": [DEMO, HELDOUT]}[args.sets]
-    if args.calibrate and targets[0] is not DEMO:
-        raise CliError("--calibrate tunes the threshold on the demo set; run it with --sets demo or all")
+    if args.set or args.kb:
+        if not (args.set and args.kb):
+            raise CliError("--set FILE and --kb DIR go together: a labelled set and the knowledge base it asks about")
+        questions, kb_dir = Path(args.set), Path(args.kb)
+        if not questions.is_file():
+            raise CliError(f"no labelled set at {questions}")
+        if not kb_dir.is_dir():
+            raise CliError(f"no knowledge-base folder at {kb_dir}")
+        targets = [custom_target(questions, kb_dir)]
     out = Path(args.out) if args.out else Path("evals/reports") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    if not (args.set or args.kb):
+        operators = operator_targets()
+        sparse = sparse_heldout_target(out / "work")
+        targets = {
+            "demo": [DEMO],
+            "heldout": [HELDOUT, sparse],
+            "operators": operators,
+            "all": [DEMO, HELDOUT, sparse, *operators],
+        }[args.sets]
+        if args.calibrate and targets[0] is not DEMO:
+            raise CliError("--calibrate fits the demo set's calibration; run it with --sets demo or all, or --set/--kb")
+    command = "tanya eval" + (f" --set {args.set} --kb {args.kb}" if args.set else f" --sets {args.sets}")
+    command += " --calibrate" * args.calibrate
     try:
         results, report = run_evaluation(
             settings,
@@ -137,6 +164,7 @@ def command_eval(args: argparse.Namespace) -> int:
             target_precision=args.target_precision,
             ablate=not args.no_ablation,
             progress=not args.quiet,
+            command=command,
         )
     except ValueError as error:
         raise CliError(str(error)) from None
@@ -150,7 +178,7 @@ def command_eval(args: argparse.Namespace) -> int:
         for criterion, passed, measured in result.bar:
             print(f"  bar: {criterion}: {measured} {'ok' if passed else 'MISSED'}")
     if args.calibrate:
-        print(f"Calibrated threshold recorded in {settings.calibration_file}")
+        print(f"Calibration recorded in {targets[0].kb_dir / CALIBRATION_FILE_NAME}")
     print(f"Report: {report}")
     missed = [c for r in results for c, passed, _ in r.bar if not passed]
     return 1 if args.check_bar and missed else 0
@@ -236,11 +264,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=command_serve)
 
     evaluate = commands.add_parser("eval", help="evaluate answer quality on the labelled sets and write a report")
-    evaluate.add_argument("--sets", choices=["demo", "heldout", "all"], default="all", help="which sets (default all)")
-    evaluate.add_argument("--calibrate", action="store_true", help="pick and record the answer threshold (demo set)")
+    evaluate.add_argument(
+        "--sets", choices=["demo", "heldout", "operators", "all"], default="all", help="which sets (default all)"
+    )
+    evaluate.add_argument("--set", metavar="FILE", help="a labelled set (CSV or YAML) to score instead, with --kb")
+    evaluate.add_argument("--kb", metavar="DIR", help="the knowledge-base folder --set asks about")
+    evaluate.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="fit and record the calibration on the first set (the demo set, or --set) in its kb folder",
+    )
     evaluate.add_argument("--target-precision", type=float, default=0.95, help="precision --calibrate aims for")
     evaluate.add_argument("--out", metavar="DIR", help="report folder (default evals/reports/<time>)")
-    evaluate.add_argument("--check-bar", action="store_true", help="exit 1 when the held-back bar is missed")
+    evaluate.add_argument("--check-bar", action="store_true", help="exit 1 when a set misses its bar")
     evaluate.add_argument("--no-ablation", action="store_true", help="skip the retrieval ablation")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=command_eval)

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from bot import intents, phrases
 from bot.business_hours import BusinessHours
-from bot.confidence import ConfidenceModel
-from bot.embedder import load_embedder
+from bot.calibration import (
+    INFO_KEY,
+    UNCALIBRATED_THRESHOLD,
+    Calibration,
+    Origin,
+    from_settings,
+    read_labelled,
+    read_stored,
+    self_calibrate,
+)
+from bot.confidence import DEFAULT_WEIGHTS, ConfidenceModel
+from bot.embedder import load_embedder, model_identity
 from bot.knowledge_index import KnowledgeIndex
 from bot.language import detect_language
 from bot.messages import HandoffReason, Outcome, Question, Reply, Source
@@ -62,8 +73,9 @@ class AnswerEngine:
         self.settings = settings
         self.index = index
         self.retriever = HybridRetriever(index)
-        self.confidence_model = ConfidenceModel(settings.confidence_weights)
         self.hours = BusinessHours(settings)
+        self.calibration = Calibration(UNCALIBRATED_THRESHOLD, dict(DEFAULT_WEIGHTS), "none")
+        self._recalibrating = threading.Lock()
 
     @classmethod
     def open(cls, settings: Settings, *, writable: bool = False, store_dir: Path | None = None) -> AnswerEngine:
@@ -81,17 +93,98 @@ class AnswerEngine:
         self.index.check_consistency()
         self.retriever.refresh()
         self.index.embedder.embed_query("halo")
+        self._settle_calibration(wait=True)
 
     def refresh(self) -> None:
-        """Pick up index changes (an editor's save) without a restart."""
+        """Pick up index changes (an editor's save) without a restart; the calibration follows in the background."""
         self.retriever.refresh()
+        self._settle_calibration(wait=False)
 
     def close(self) -> None:
         self.index.close()
 
     @property
     def threshold(self) -> float:
-        return self.settings.answer_threshold
+        return self.calibration.threshold
+
+    @property
+    def confidence_model(self) -> ConfidenceModel:
+        return self.calibration.confidence_model
+
+    def use_calibration(self, calibration: Calibration) -> None:
+        """Answer with `calibration` from now on (one assignment: a question sees the old or the new one)."""
+        self.calibration = calibration
+
+    # ------------------------------------------------------------------------------------------
+    def _settle_calibration(self, *, wait: bool) -> None:
+        """Choose the calibration for the index as it is now: set by hand, labelled, or self-made (made now when
+        there is none for this model; made again in the background when the content changed since)."""
+        settings = self.settings
+        if settings.answer_threshold is not None:
+            self.use_calibration(from_settings(settings.answer_threshold, settings.confidence_weights))
+            return
+        model = model_identity(settings)
+        entries = {str(r.metadata.get("ref")) for r in self.retriever.records if r.metadata.get("kind") == "faq"}
+        labelled = read_labelled(settings.labelled_calibration_file, model, entries)
+        if labelled is not None:
+            self._announce(labelled)
+            return
+        stored = read_stored(self.index.info().get(INFO_KEY))
+        if stored is not None and stored.model == model:
+            self._announce(stored)
+            if stored.content != self.retriever.content_digest:
+                log.info("The knowledge base changed since its calibration; calibrating again in the background")
+                self._recalibrate_in_background()
+            return
+        if not self.retriever.records:
+            log.info("The index is empty: nothing to calibrate on yet (threshold %.2f)", UNCALIBRATED_THRESHOLD)
+            return
+        if wait:
+            self._recalibrate()
+        else:
+            self._recalibrate_in_background()
+
+    def wait_for_calibration(self) -> None:
+        """Block until the calibration fits the current content (a background one finishes, or one is made now)."""
+        for _ in range(3):  # a calibration that fails (a knowledge base too small) is not retried for ever
+            with self._recalibrating:  # a background calibration under way ends first
+                pass
+            if not self._stale_calibration():
+                return
+            self._recalibrate()
+
+    def _stale_calibration(self) -> bool:
+        calibration = self.calibration
+        return calibration.origin == Origin.SELF and calibration.content != self.retriever.content_digest
+
+    def _announce(self, calibration: Calibration) -> None:
+        if calibration != self.calibration:
+            log.info("Answering with the %s", calibration.describe())
+        self.use_calibration(calibration)
+
+    def _recalibrate_in_background(self) -> None:
+        threading.Thread(target=self._recalibrate, name="tanya-calibration", daemon=True).start()
+
+    def _recalibrate(self) -> None:
+        """Self-calibrate on the retriever's current content, use it and keep it with the index."""
+        if not self._recalibrating.acquire(blocking=False):
+            return  # one calibration at a time; the next refresh catches up with later changes
+        try:
+            while True:
+                frozen = self.retriever.without(set())  # the content as it is now, whatever refreshes meanwhile
+                log.info("Calibrating on the knowledge base's own phrasings (%d records)", len(frozen.records))
+                calibration = self_calibrate(
+                    frozen, model_identity(self.settings), self.settings.self_calibration_precision
+                )
+                self._announce(calibration)
+                if self.index.writable:
+                    self.index.set_info(**{INFO_KEY: calibration.to_json()})
+                if calibration.content == self.retriever.content_digest:
+                    break
+        except Exception:  # answering goes on with the calibration it has
+            log.exception("Self-calibration failed")
+        finally:
+            self._recalibrating.release()
 
     # ------------------------------------------------------------------------------------------
     def answer(self, question: Question, now: datetime | None = None) -> Reply:
@@ -112,7 +205,7 @@ class AnswerEngine:
         text, candidates = self._with_context(raw, question)
         terms = len(normalizer.terms(text))
         # Off-topic is judged on words, not vectors: the English-trained model finds any Indonesian text "similar".
-        in_domain = bool(normalizer.telecom_terms(raw)) or (
+        in_domain = normalizer.mentions_domain(raw) or (
             bool(candidates) and candidates[0].lexical >= self.settings.domain_threshold
         )
         return Assessment(

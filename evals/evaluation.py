@@ -28,6 +28,7 @@ class Decision:
     outcome: Outcome
     source: str | None
     confidence: float
+    reason: str | None = None
 
     @property
     def correct_answer(self) -> bool:
@@ -63,7 +64,8 @@ def decide_all(engine: AnswerEngine, evaluated: list[EvaluatedQuestion], thresho
     decisions = []
     for e in evaluated:
         reply = engine.decide(e.assessment, threshold)
-        decisions.append(Decision(e.item, reply.outcome, reply.source.ref if reply.source else None, reply.confidence))
+        source = reply.source.ref if reply.source else None
+        decisions.append(Decision(e.item, reply.outcome, source, reply.confidence, reply.reason))
     return decisions
 
 
@@ -85,6 +87,7 @@ class Metrics:
     privacy_refusal_rate: float | None
     privacy_leaks: int
     decline_rate: float | None
+    in_domain_declined: int = 0  # in-scope and must-handoff questions declined as off-topic
     by_category: dict[str, dict[str, float | None]] = field(default_factory=dict)
     latency_p50_ms: float | None = None
     latency_p95_ms: float | None = None
@@ -123,6 +126,9 @@ def compute_metrics(evaluated: list[EvaluatedQuestion], decisions: list[Decision
         privacy_refusal_rate=_ratio(sum(d.outcome is Outcome.REFUSE for d in privacy), len(privacy)),
         privacy_leaks=sum(d.outcome is not Outcome.REFUSE for d in privacy),
         decline_rate=_ratio(sum(d.outcome is Outcome.DECLINE for d in offtopic), len(offtopic)),
+        in_domain_declined=sum(
+            d.reason == "off_topic" for d in decisions if d.item.in_scope or d.item.expected == "handoff"
+        ),
         latency_p50_ms=statistics.median(latencies) if latencies else None,
         latency_p95_ms=latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else None,
     )

@@ -33,17 +33,44 @@ class LabelledQuestion:
 
 
 def load_labelled_set(path: Path) -> list[LabelledQuestion]:
-    """Rows of a CSV with the header question,expected,category."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    """Rows of a CSV with the header question,expected,category, or a YAML list of mappings with those keys
+    (`category` may be left out: informal)."""
+    rows = _yaml_rows(path) if path.suffix.lower() in {".yaml", ".yml"} else _csv_rows(path)
     questions = [
-        LabelledQuestion(r["question"].strip(), r["expected"].strip(), r["category"].strip())
+        LabelledQuestion(
+            str(r.get("question") or "").strip(),
+            str(r.get("expected") or "").strip(),
+            str(r.get("category") or "informal").strip(),
+        )
         for r in rows
-        if r.get("question", "").strip()
+        if isinstance(r, dict) and str(r.get("question") or "").strip()
     ]
+    unlabelled = [q.question for q in questions if not q.expected]
+    if unlabelled:
+        raise ValueError(f"{path}: questions without an expected answer, e.g. {unlabelled[0]!r}")
     if not questions:
-        raise ValueError(f"{path}: no labelled questions (expected the header question,expected,category)")
+        raise ValueError(f"{path}: no labelled questions (expected the fields question, expected, category)")
     return questions
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _yaml_rows(path: Path) -> list[object]:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        document = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except YAMLError as error:
+        raise ValueError(f"{path}: malformed YAML ({error})") from None
+    if isinstance(document, dict):
+        document = document.get("questions")
+    if not isinstance(document, list):
+        raise ValueError(f"{path}: expected a list of questions (or a mapping with a 'questions:' list)")
+    return document
 
 
 def unknown_expectations(questions: list[LabelledQuestion], known_refs: set[str]) -> list[str]:

@@ -23,6 +23,7 @@ class SetResult:
     decisions: list[Decision]
     ablation: dict[str, dict[str, float | None]] = field(default_factory=dict)
     bar: list[tuple[str, bool, str]] = field(default_factory=list)  # (criterion, passed, measured)
+    calibration: str = ""  # which calibration the bot answered with
 
 
 def _pct(value: float | None) -> str:
@@ -100,7 +101,8 @@ def _section(result: SetResult, charts: list[str]) -> list[str]:
         "",
         result.description,
         "",
-        f"Answer threshold: **{result.threshold:.2f}**. Questions: {m.questions}.",
+        f"Answer threshold: **{result.threshold:.2f}** ({result.calibration or 'calibration not recorded'}). "
+        f"Questions: {m.questions}.",
         "",
         "| metric | value |",
         "|---|---|",
@@ -112,6 +114,7 @@ def _section(result: SetResult, charts: list[str]) -> list[str]:
         f"| handoff recall (must-handoff) | {_pct(m.handoff_recall)} |",
         f"| privacy refusal rate | {_pct(m.privacy_refusal_rate)} ({m.privacy_leaks} not refused) |",
         f"| off-topic declined | {_pct(m.decline_rate)} |",
+        f"| in-domain questions declined as off-topic | {m.in_domain_declined} |",
         f"| latency p50 / p95 (one question, model loaded) | {_ms(m.latency_p50_ms)} / {_ms(m.latency_p95_ms)} |",
         "",
     ]

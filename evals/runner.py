@@ -1,7 +1,9 @@
 """`tanya eval`: index each labelled knowledge base, run the production engine over its questions, report.
 
-Two sets: the demo knowledge base (tuned on, and used to calibrate the threshold) and a held-back knowledge base
-of another operator that nobody tunes on; the quality bar is checked on the held-back one.
+The sets: the demo knowledge base (tuned and calibrated on), a held-back knowledge base of another operator that
+nobody tunes on (constants are chosen on it), and the sparse operator knowledge bases in evals/operators/ (nothing
+is chosen on them: they are measured once per change). `--set FILE --kb DIR` scores any labelled set on any
+knowledge base.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.confidence import ConfidenceModel, features, fit_weights
+from ruamel.yaml import YAML
+
+from bot.calibration import Calibration, Origin
+from bot.confidence import features, fit_weights
 from bot.embedder import load_embedder, model_identity
 from bot.engine import AnswerEngine, Assessment
 from bot.knowledge_index import KnowledgeIndex
@@ -34,9 +39,12 @@ from ingest.sync import sync_index
 
 REPO = Path(__file__).resolve().parent.parent
 
-# The quality bar on the held-back knowledge base (CI fails when one is missed).
+# The quality bar on the demo and held-back knowledge bases (CI fails when one is missed).
 BAR_HIT_AT_1 = 0.90
 BAR_WRONG_ANSWERS = 0.03
+# The bar on a sparse operator knowledge base nobody chose anything on.
+OPERATOR_BAR_HIT_AT_1 = 0.85
+OPERATOR_BAR_DECLINED = 0.90
 
 ABLATIONS: dict[str, RetrievalConfig] = {
     "hybrid (production)": RetrievalConfig(),
@@ -44,6 +52,7 @@ ABLATIONS: dict[str, RetrievalConfig] = {
     "lexical only": RetrievalConfig(dense_weight=0.0, lexical_weight=1.0),
     "no normalisation (slang, stemming)": RetrievalConfig(normalise=False),
     "no glossary": RetrievalConfig(glossary=False),
+    "no shipped telecom vocabulary": RetrievalConfig(shipped_vocabulary=False),
     "no whole-entry lexical match": RetrievalConfig(unit_lexical=False),
     "no answer bonus": RetrievalConfig(answer_bonus=0.0),
     "no entry-centre similarity": RetrievalConfig(centroid_weight=0.0),
@@ -54,12 +63,13 @@ ABLATIONS: dict[str, RetrievalConfig] = {
 
 @dataclass(frozen=True)
 class EvalTarget:
-    """A knowledge base with its labelled questions."""
+    """A knowledge base with its labelled questions, and which bar it is held to ("" for none)."""
 
     name: str
     description: str
     kb_dir: Path
     questions: Path
+    bar: str = ""
 
 
 DEMO = EvalTarget(
@@ -67,13 +77,59 @@ DEMO = EvalTarget(
     "The demo knowledge base (Nusantel) with the team's labelled questions; used to tune and calibrate.",
     REPO / "kb",
     REPO / "evals" / "sets" / "demo.csv",
+    bar="team",
 )
 HELDOUT = EvalTarget(
     "heldout",
     "A second operator's knowledge base (Samudra Seluler) and questions, never used for tuning.",
     REPO / "evals" / "heldout" / "kb",
     REPO / "evals" / "heldout" / "questions.csv",
+    bar="team",
 )
+OPERATORS_DIR = REPO / "evals" / "operators"
+# The held-back knowledge base made as sparse as an operator's (one alternate an entry, no glossary): constants for
+# sparse knowledge bases are chosen on it, so the operator sets stay unseen.
+SPARSE_ALTERNATES = 1
+
+
+def sparse_heldout_target(work_dir: Path) -> EvalTarget:
+    """HELDOUT with its knowledge base cut down to an operator's: written under `work_dir`."""
+    kb_dir = work_dir / "heldout-sparse-kb"
+    faq_dir = kb_dir / "faq"
+    faq_dir.mkdir(parents=True, exist_ok=True)
+    for path in sorted((HELDOUT.kb_dir / "faq").glob("*.yaml")):
+        document = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+        for entry in document["faq"]:
+            entry["alternates"] = list(entry.get("alternates") or [])[:SPARSE_ALTERNATES]
+        with (faq_dir / path.name).open("w", encoding="utf-8") as handle:
+            YAML().dump(document, handle)
+    (kb_dir / "glossary.yaml").write_text("synonyms: {}\n", encoding="utf-8")
+    return EvalTarget(
+        "heldout-sparse",
+        f"The held-back knowledge base with {SPARSE_ALTERNATES} alternate an entry and no glossary.",
+        kb_dir,
+        HELDOUT.questions,
+    )
+
+
+def operator_targets() -> list[EvalTarget]:
+    """The sparse operator knowledge bases in evals/operators/ (each a kb/ folder and questions.csv)."""
+    return [
+        EvalTarget(
+            folder.name,
+            f"A sparse operator knowledge base ({folder.name}) written without seeing the demo; nothing chosen on it.",
+            folder / "kb",
+            folder / "questions.csv",
+            bar="operator",
+        )
+        for folder in sorted(OPERATORS_DIR.iterdir() if OPERATORS_DIR.is_dir() else [])
+        if (folder / "kb").is_dir() and (folder / "questions.csv").is_file()
+    ]
+
+
+def custom_target(questions: Path, kb_dir: Path) -> EvalTarget:
+    """Any labelled set on any knowledge base (`tanya eval --set FILE --kb DIR`), held to the operator bar."""
+    return EvalTarget(questions.stem, f"{questions} on the knowledge base in {kb_dir}", kb_dir, questions, "operator")
 
 
 def _progress(label: str, enabled: bool) -> Callable[[Iterable[LabelledQuestion]], Iterable[LabelledQuestion]]:
@@ -85,14 +141,20 @@ def _progress(label: str, enabled: bool) -> Callable[[Iterable[LabelledQuestion]
     return wrap
 
 
-def open_target_engine(settings: Settings, target: EvalTarget, work_dir: Path) -> AnswerEngine:
-    """Sync the target's knowledge base into its own index under `work_dir` and open the engine on it."""
+def target_settings(settings: Settings, target: EvalTarget, work_dir: Path) -> Settings:
+    """The settings of a bot serving the target's knowledge base from its own index under `work_dir`."""
     store = work_dir / f"index-{target.name}"
-    target_settings = settings.model_copy(update={"store_dir": store, "chroma_host": None})
+    return settings.model_copy(update={"store_dir": store, "chroma_host": None, "kb_dir": target.kb_dir})
+
+
+def open_target_engine(settings: Settings, target: EvalTarget, work_dir: Path) -> AnswerEngine:
+    """Sync the target's knowledge base into its own index under `work_dir` and open the engine on it, as
+    `tanya serve` would (calibrated for that knowledge base)."""
+    own = target_settings(settings, target, work_dir)
     kb = load_knowledge_base([target.kb_dir], target.kb_dir)
-    with KnowledgeIndex(target_settings, load_embedder(target_settings), writable=True) as index:
+    with KnowledgeIndex(own, load_embedder(own), writable=True) as index:
         sync_index(index, kb, show_progress=False)
-    return AnswerEngine.open(target_settings)
+    return AnswerEngine.open(own, writable=True)
 
 
 def _retrieval_only(
@@ -109,27 +171,33 @@ def _retrieval_only(
     return {"hit_at_1": metrics.hit_at_1, "mrr_at_5": metrics.mrr_at_5}
 
 
-def check_bar(result: SetResult) -> list[tuple[str, bool, str]]:
-    """The held-back bar: hit@1 >= 90% in scope, wrong answers <= 3%, no privacy leak, every handoff handed off."""
+def _at_least(label: str, value: float | None, bar: float) -> tuple[str, bool, str]:
+    return (f"{label} >= {bar:.0%}", (value or 0) >= bar, f"{100 * (value or 0):.1f}%")
+
+
+def check_bar(result: SetResult, bar: str = "team") -> list[tuple[str, bool, str]]:
+    """The team bar (demo, held-back): hit@1 >= 90% in scope, wrong answers <= 3%, no privacy leak, every
+    handoff handed off. The operator bar: hit@1 >= 85%, wrong answers <= 3%, no privacy leak, off-topic declined
+    >= 90%, no in-domain question declined as off-topic."""
     m = result.metrics
-    return [
-        (
-            f"hit@1 >= {BAR_HIT_AT_1:.0%} on in-scope questions",
-            (m.hit_at_1 or 0) >= BAR_HIT_AT_1,
-            f"{100 * (m.hit_at_1 or 0):.1f}%",
-        ),
+    operator = bar == "operator"
+    wrong = m.wrong_answer_rate or 0
+    criteria = [
+        _at_least("hit@1", m.hit_at_1, OPERATOR_BAR_HIT_AT_1 if operator else BAR_HIT_AT_1),
         (
             f"wrong answers <= {BAR_WRONG_ANSWERS:.0%} of all questions",
-            (m.wrong_answer_rate or 0) <= BAR_WRONG_ANSWERS,
-            f"{100 * (m.wrong_answer_rate or 0):.1f}%",
+            wrong <= BAR_WRONG_ANSWERS,
+            f"{100 * wrong:.1f}%",
         ),
         ("zero privacy leaks", m.privacy_leaks == 0, f"{m.privacy_leaks} leak(s)"),
-        (
-            "every must-handoff question handed off",
-            (m.handoff_recall or 0) >= 1.0,
-            f"{100 * (m.handoff_recall or 0):.1f}%",
-        ),
     ]
+    if operator:
+        return [
+            *criteria,
+            _at_least("off-topic declined", m.decline_rate, OPERATOR_BAR_DECLINED),
+            ("no in-domain question declined as off-topic", m.in_domain_declined == 0, f"{m.in_domain_declined}"),
+        ]
+    return [*criteria, _at_least("every must-handoff question handed off", m.handoff_recall, 1.0)]
 
 
 def evaluate_target(
@@ -153,6 +221,7 @@ def evaluate_target(
         sweep_thresholds(engine, evaluated),
         evaluated,
         decisions,
+        calibration=engine.calibration.describe(),
     )
     if ablate:
         result.ablation = {name: _retrieval_only(engine, items, config) for name, config in ABLATIONS.items()}
@@ -167,7 +236,7 @@ def fit_confidence(engine: AnswerEngine, result: SetResult) -> dict[str, float]:
             rows.append(features(e.assessment.candidates, e.assessment.query_terms))
             labels.append(e.item.in_scope and e.item.matches(e.assessment.candidates[0].ref))
     weights = fit_weights(rows, labels)
-    engine.confidence_model = ConfidenceModel(weights)
+    engine.use_calibration(Calibration(engine.threshold, weights, Origin.LABELLED))
     result.evaluated = [
         replace(
             e,
@@ -183,30 +252,35 @@ def fit_confidence(engine: AnswerEngine, result: SetResult) -> dict[str, float]:
 
 def record_calibration(
     settings: Settings, engine: AnswerEngine, result: SetResult, target_precision: float
-) -> Settings:
-    """Fit the confidence model, pick the threshold reaching `target_precision` with the most coverage, record both.
-
-    Returns the settings the bot will read from now on; `result` is re-scored with them.
-    """
+) -> Calibration:
+    """Fit the confidence model, pick the threshold reaching `target_precision` with the most coverage, and record
+    both in the knowledge-base folder, where the bot reads them. `result` is re-scored with them."""
     weights = fit_confidence(engine, result)
     result.sweep = sweep_thresholds(engine, result.evaluated)
     point = calibrate_threshold(result.sweep, target_precision)
     if point is None:
         raise ValueError(f"no threshold reaches {target_precision:.0%} answer precision on {result.name}")
+    entries = sorted({str(r.metadata["ref"]) for r in engine.retriever.records if r.metadata.get("kind") == "faq"})
+    model = model_identity(settings)
     recorded = {
         "settings": {"answer_threshold": point.threshold, "confidence_weights": weights},
         "measured": asdict(point),
         "target_precision": target_precision,
         "calibrated_on": result.name,
-        "model": model_identity(settings),
+        "model": model,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "entries": entries,
     }
-    settings.calibration_file.parent.mkdir(parents=True, exist_ok=True)
-    settings.calibration_file.write_text(json.dumps(recorded, indent=2) + "\n", encoding="utf-8")
+    path = engine.settings.labelled_calibration_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(recorded, indent=2) + "\n", encoding="utf-8")
+    calibration = Calibration(point.threshold, weights, Origin.LABELLED, model=model, entries=tuple(entries))
+    engine.use_calibration(calibration)
     result.threshold = point.threshold
+    result.calibration = calibration.describe()
     result.decisions = decide_all(engine, result.evaluated, point.threshold)
     result.metrics = compute_metrics(result.evaluated, result.decisions)
-    return settings.model_copy(update={"answer_threshold": point.threshold, "confidence_weights": weights})
+    return calibration
 
 
 def run_evaluation(
@@ -218,6 +292,7 @@ def run_evaluation(
     target_precision: float = 0.95,
     ablate: bool = True,
     progress: bool = True,
+    command: str = "tanya eval",
 ) -> tuple[list[SetResult], Path]:
     """Evaluate each target (calibrating on the first when asked) and write the report."""
     work_dir = out_dir / "work"
@@ -226,16 +301,16 @@ def run_evaluation(
         result, engine = evaluate_target(settings, target, work_dir, ablate=ablate, progress=progress)
         try:
             if calibrate and position == 0:
-                settings = record_calibration(settings, engine, result, target_precision)
+                record_calibration(settings, engine, result, target_precision)
         finally:
             engine.close()
-        if target.name == HELDOUT.name:
-            result.bar = check_bar(result)
+        if target.bar:
+            result.bar = check_bar(result, target.bar)
         results.append(result)
     header = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": model_identity(settings),
-        "answer threshold": f"{settings.answer_threshold:.2f}",
-        "command": "tanya eval" + (" --calibrate" if calibrate else ""),
+        "calibration": "; ".join(f"{r.name}: {r.calibration}" for r in results),
+        "command": command,
     }
     return results, write_report(results, out_dir, header)

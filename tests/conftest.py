@@ -24,12 +24,12 @@ TEST_MODEL = f"tuned:{DEMO_KB}"
 
 
 def make_settings(folder: Path, **overrides: object) -> Settings:
-    """Settings whose index, database and calibration live in `folder` (nothing read from the environment)."""
+    """Settings whose kb/, index and database live in `folder` (nothing read from the environment); the labelled
+    calibration is the one in that kb/ folder, as in production."""
     values: dict[str, object] = {
         "kb_dir": folder / "kb",
         "store_dir": folder / "index",
         "database_url": f"sqlite:///{folder / 'tanya.db'}",
-        "calibration_file": folder / "calibration.json",
         "model_cache_dir": MODEL_CACHE,
         "embedding_model": TEST_MODEL,
         "chroma_host": None,

@@ -72,7 +72,6 @@ def tanya(folder: Path, *args: str, stdin: str | None = None, **env: str) -> sub
         TANYA_MODEL_CACHE_DIR=str(MODEL_CACHE),
         TANYA_EMBEDDING_MODEL=TEST_MODEL,
         TANYA_DATABASE_URL=f"sqlite:///{folder / 'tanya.db'}",
-        TANYA_CALIBRATION_FILE=str(folder / "calibration.json"),
         ANONYMIZED_TELEMETRY="False",
     )
     environment.update(env)
@@ -304,3 +303,52 @@ def test_index_built_with_another_model_is_refused_with_rebuild_advice(
         assert f"was built with the model '{model_identity(make_settings(workspace))}'" in done.stderr
         assert "Run `tanya ingest --rebuild`" in done.stderr
     assert dump_records(workspace) == baseline
+
+
+EVAL_SET = """\
+questions:
+  - {question: gmn cek pulsa sy, expected: cek-pulsa, category: informal}
+  - {question: how do I turn on roaming before my trip, expected: roaming-aktif, category: english}
+  - {question: berapa tarif sms, expected: "doc:docs/tarif.md", category: informal}
+  - {question: saya mau bicara dengan petugas, expected: handoff, category: handoff}
+  - {question: nomor 081234567890 punya siapa, expected: refuse, category: privacy}
+  - {question: resep rendang yang empuk, expected: decline, category: offtopic}
+"""
+
+
+def test_eval_scores_any_labelled_set_on_any_knowledge_base(ingested: Path, tmp_path: Path) -> None:
+    (tmp_path / "set.yaml").write_text(EVAL_SET, encoding="utf-8")
+    out = tmp_path / "report"
+    done = tanya(
+        ingested,
+        "eval",
+        "--set",
+        str(tmp_path / "set.yaml"),
+        "--kb",
+        str(ingested / "kb"),
+        "--out",
+        str(out),
+        "--no-ablation",
+        "--quiet",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("set: hit@1 ")
+    assert "bar: zero privacy leaks: 0 leak(s) ok" in done.stdout
+    assert "bar: no in-domain question declined as off-topic" in done.stdout
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["set"]["metrics"]
+    assert metrics["questions"] == 6
+    assert (out / "report.md").is_file() and (out / "set-sweep.png").is_file()
+
+
+def test_eval_refuses_a_set_without_its_knowledge_base_and_names_unknown_ids(ingested: Path, tmp_path: Path) -> None:
+    done = tanya(ingested, "eval", "--set", str(tmp_path / "set.yaml"))
+    assert (done.returncode, done.stderr) == (
+        1,
+        "tanya: --set FILE and --kb DIR go together: a labelled set and the knowledge base it asks about\n",
+    )
+    (tmp_path / "set.csv").write_text(
+        "question,expected,category\ncek pulsa,no-such-entry,informal\n", encoding="utf-8"
+    )
+    done = tanya(ingested, "eval", "--set", str(tmp_path / "set.csv"), "--kb", str(ingested / "kb"), "--quiet")
+    assert done.returncode == 1
+    assert "expected ids not in the knowledge base: no-such-entry" in done.stderr

@@ -8,11 +8,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import REPO, make_settings
+from conftest import make_settings
 
 from bot.engine import AnswerEngine
 from bot.messages import Outcome, Question, Turn
-from bot.settings import DEFAULT_CALIBRATION_FILE
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
@@ -20,7 +19,8 @@ JAKARTA = ZoneInfo("Asia/Jakarta")
 @pytest.fixture(scope="module")
 def engine(demo_index_template: Path) -> Iterator[AnswerEngine]:
     # The calibration committed in kb/ (threshold and confidence weights), as the bot runs by default.
-    engine = AnswerEngine.open(make_settings(demo_index_template, calibration_file=REPO / DEFAULT_CALIBRATION_FILE))
+    engine = AnswerEngine.open(make_settings(demo_index_template))
+    assert engine.calibration.origin == "labelled"
     yield engine
     engine.close()
 

@@ -59,3 +59,12 @@ def test_canonical_terms_are_the_words_of_the_canonical_keys() -> None:
     glossary = Glossary.from_mapping(RAW)
     assert glossary.canonical_terms() == frozenset({"pulsa", "kartu", "sim", "nomor", "e"})
     assert Glossary().canonical_terms() == frozenset()
+
+
+def test_an_operator_glossary_merged_over_the_shipped_one_keeps_its_own_groups() -> None:
+    operator = Glossary.from_mapping({"pulsa": ["pulsah"], "ponsel": ["hp", "credit"]})
+    shipped = Glossary.from_mapping({"pulsa": ["credit", "balance"], "hp": ["handphone"], "sinyal": ["signal"]})
+    merged = operator.merged_over(shipped).as_mapping()
+    # "credit" stays where the operator put it; shipped "hp" joins the operator's group that holds "hp".
+    assert merged == {"pulsa": ["pulsah", "balance"], "ponsel": ["hp", "credit", "handphone"], "sinyal": ["signal"]}
+    assert Glossary().merged_over(shipped).as_mapping() == shipped.as_mapping()

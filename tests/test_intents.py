@@ -111,3 +111,13 @@ def test_greetings(text: str) -> None:
 
 def test_question_with_greeting_is_not_only_a_greeting() -> None:
     assert not intents.is_greeting(rule_text("halo, cara cek pulsa gmn").splitlines()[-1])
+
+
+def test_asking_to_escalate_is_asking_for_a_person() -> None:
+    assert intents.asks_for_person(rule_text("laporan gangguan sy udh lewat 7 hari blm beres, eskalasi skrg"))
+    assert intents.asks_for_person(rule_text("please escalate this to someone"))
+
+
+def test_being_charged_for_a_package_is_about_the_customers_own_account() -> None:
+    assert intents.needs_account_data(rule_text("I've been charged twice for the same data package, please fix this"))
+    assert not intents.needs_account_data(rule_text("how do I buy a data package"))

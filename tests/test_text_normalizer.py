@@ -50,3 +50,20 @@ def test_the_enclitic_nya_does_not_hide_a_known_word() -> None:
     assert normalizer.words("kuotanya gmn") == ["kuota", "bagaimana"]
     assert normalizer.terms("terus matiinnya?") == normalizer.terms("terus matiin?") == ["matikan"]
     assert normalizer.words("tanya punya") == ["tanya", "punya"]  # ordinary words ending in -nya stay whole
+
+
+def test_english_contractions_and_double_letters_are_not_read_as_slang() -> None:
+    words = TextNormalizer().words("I can't send my friend's SMS, I'm abroad next week, the app won't open")
+    assert words == "i can not send my friend sms i abroad next week the app will not open".split()
+    assert TextNormalizer().words("kuotanya gak masukkk tolonggg") == ["kuotanya", "enggak", "masuk", "tolong"]
+
+
+def test_the_domain_is_recognised_by_words_phrases_and_the_operators_terms() -> None:
+    normalizer = TextNormalizer(
+        GLOSSARY, domain_words=frozenset({"pulsa", "sinyal", "top up"}), domain_terms=frozenset({"blokir"})
+    )
+    assert normalizer.mentions_domain("gmn cara ngecek pulsaaa")
+    assert normalizer.mentions_domain("how do I top up")
+    assert normalizer.mentions_domain("please block it")  # the operator's glossary folds "block" to "blokir"
+    assert not normalizer.mentions_domain("my balance is low")  # "balance" folds to pulsa, which is no domain term
+    assert not normalizer.mentions_domain("resep nasi goreng")

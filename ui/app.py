@@ -45,7 +45,7 @@ def blocked_folders(runtime: Runtime) -> list[str]:
         settings.kb_dir,
         settings.store_dir,
         settings.model_cache_dir,
-        settings.calibration_file.parent,
+        settings.labelled_calibration_file.parent,
     }
     if settings.database_url.startswith("sqlite:///"):
         folders.add(Path(settings.database_url.removeprefix("sqlite:///")).parent)

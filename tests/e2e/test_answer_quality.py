@@ -1,7 +1,7 @@
-"""Answer quality on the held-back knowledge base (never tuned on) and on the demo one (tuned and calibrated on),
-with the production engine, the real model and the calibration committed in kb/calibration.json. The issue's whole
-bar is asserted on both, and the demo set must score higher than the held-back one, so CI fails when any part of
-it regresses."""
+"""Answer quality with the production engine and the real model, as a new user would get it: the demo knowledge
+base with its committed labelled calibration (kb/calibration.json), the held-back one and the sparse operator
+knowledge bases in evals/operators/ with the self-calibration Tanya makes for them (no labelled questions, no
+glossary needed). Each set's whole bar is asserted, criterion by criterion, so CI fails when any part regresses."""
 
 from __future__ import annotations
 
@@ -9,63 +9,79 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO, make_settings
+from conftest import make_settings
 
-from bot.settings import DEFAULT_CALIBRATION_FILE
+from evals.evaluation import Metrics
 from evals.report import SetResult
-from evals.runner import BAR_HIT_AT_1, BAR_WRONG_ANSWERS, DEMO, HELDOUT, EvalTarget, evaluate_target
+from evals.runner import DEMO, HELDOUT, EvalTarget, check_bar, evaluate_target, operator_targets
 
 pytestmark = pytest.mark.e2e
 
-# Measured on 2026-11-30 with all-MiniLM-L6-v2 fine-tuned on the demo kb/'s phrasings (twelve alternates an entry),
-# + BM25 with indoNLP, Sastrawi and the glossary, + answer, entry-centre and document-detail evidence: hit@1 90.3%
-# (140/155) held-back, 90.8% (236/260) demo; wrong answers 1.0% / 2.9%. (Held-back earlier: 78.1% with the model
-# as shipped, 85.2% before the answer and entry-centre evidence, 89.0% with six alternates an entry.)
+OPERATORS = {target.name: target for target in operator_targets()}
+# Only to list a bar's criteria when the tests are collected.
+_EMPTY = SetResult("", "", 0.0, Metrics(0, None, None, None, None, None, None, None, 0, None), [], [], [])
+# Figures of each run: evals/README.md (measured with `tanya eval`).
 
 
 def evaluate(target: EvalTarget, folder: Path) -> SetResult:
-    settings = make_settings(folder, calibration_file=REPO / DEFAULT_CALIBRATION_FILE)
-    result, engine = evaluate_target(settings, target, folder, ablate=False, progress=False)
+    result, engine = evaluate_target(make_settings(folder), target, folder, ablate=False, progress=False)
     engine.close()
     return result
 
 
 @pytest.fixture(scope="module")
-def heldout(tmp_path_factory: pytest.TempPathFactory) -> SetResult:
-    return evaluate(HELDOUT, tmp_path_factory.mktemp("quality-heldout"))
-
-
-@pytest.fixture(scope="module")
-def demo(demo_index_template: Path, tmp_path_factory: pytest.TempPathFactory) -> SetResult:
-    folder = tmp_path_factory.mktemp("quality-demo")
+def results(demo_index_template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, SetResult]:
+    folder = tmp_path_factory.mktemp("quality")
     # The session's demo index already holds this kb/: the evaluation's sync then finds nothing to embed.
     shutil.copytree(demo_index_template / "index", folder / f"index-{DEMO.name}")
-    return evaluate(DEMO, folder)
+    return {target.name: evaluate(target, folder) for target in (DEMO, HELDOUT, *OPERATORS.values())}
 
 
-@pytest.fixture(params=["heldout", "demo"])
-def labelled_set(request: pytest.FixtureRequest) -> SetResult:
-    result: SetResult = request.getfixturevalue(request.param)
-    return result
+def test_the_operator_sets_are_there() -> None:
+    assert len(OPERATORS) >= 2
 
 
-def test_wrong_answers_stay_within_the_bar(labelled_set: SetResult) -> None:
-    assert (labelled_set.metrics.wrong_answer_rate or 0.0) <= BAR_WRONG_ANSWERS
+# The parts of the operator bar not met yet (evals/README.md, 2026-12-01): strict, so meeting one fails the test
+# until its mark is removed. Retrieval on a sparse knowledge base is the open part of issue 15; the privacy
+# requests missed are the rules' (issue 16); so are most in-domain declines, which the rules do not recognise.
+OPERATOR_MISSES = {
+    "hit@1": "sparse retrieval: 67.4% / 62.4% in scope (tanya eval --sets operators)",
+    "zero privacy leaks": "2 / 3 requests for another person's data not recognised by the rules (issue 16)",
+    "no in-domain question declined": "1 / 9 in-domain questions declined as off-topic",
+}
+# Regression floor for the operator sets' retrieval until the bar is met.
+OPERATOR_HIT_AT_1_FLOOR = 0.60
 
 
-def test_no_privacy_leak(labelled_set: SetResult) -> None:
-    assert labelled_set.metrics.privacy_leaks == 0
+def _bar(name: str) -> str:
+    return OPERATORS[name].bar if name in OPERATORS else "team"
 
 
-def test_every_must_handoff_question_is_handed_off(labelled_set: SetResult) -> None:
-    assert labelled_set.metrics.handoff_recall == 1.0
+def _criteria(name: str) -> list[object]:
+    bar = _bar(name)
+    probe = check_bar(_EMPTY, bar)
+    params = []
+    for position, (criterion, _, _) in enumerate(probe):
+        miss = next((why for key, why in OPERATOR_MISSES.items() if criterion.startswith(key)), None)
+        marks = [pytest.mark.xfail(strict=True, reason=miss)] if bar == "operator" and miss else []
+        params.append(pytest.param(name, position, id=f"{name}-{criterion}", marks=marks))
+    return params
 
 
-def test_retrieval_reaches_the_bar(labelled_set: SetResult) -> None:
-    assert (labelled_set.metrics.hit_at_1 or 0.0) >= BAR_HIT_AT_1
+@pytest.mark.parametrize(("name", "position"), [p for n in (DEMO.name, HELDOUT.name, *OPERATORS) for p in _criteria(n)])
+def test_each_set_meets_its_bar(results: dict[str, SetResult], name: str, position: int) -> None:
+    criterion, passed, measured = check_bar(results[name], _bar(name))[position]
+    assert passed, f"{name}: {criterion}: {measured} ({results[name].calibration})"
 
 
-def test_the_demo_set_the_bot_was_tuned_on_scores_higher_than_the_held_back_one(
-    demo: SetResult, heldout: SetResult
+@pytest.mark.parametrize("name", list(OPERATORS))
+def test_operator_retrieval_stays_above_its_floor(results: dict[str, SetResult], name: str) -> None:
+    assert (results[name].metrics.hit_at_1 or 0.0) >= OPERATOR_HIT_AT_1_FLOOR
+
+
+def test_the_demo_and_held_back_sets_answer_with_the_calibration_a_new_user_gets(
+    results: dict[str, SetResult],
 ) -> None:
-    assert (demo.metrics.hit_at_1 or 0.0) > (heldout.metrics.hit_at_1 or 0.0)
+    assert results[DEMO.name].calibration.startswith("labelled")
+    for name in (HELDOUT.name, *OPERATORS):
+        assert results[name].calibration.startswith("self"), name

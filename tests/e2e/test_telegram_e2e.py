@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, make_settings
+from conftest import make_settings
 from fake_bot_api import BOT_ID, DOCUMENT, PHOTO, STICKER, VOICE, FakeBotApi, FakeUser
 from pydantic import SecretStr
 
@@ -24,7 +24,7 @@ from bot.business_hours import BusinessHours
 from bot.handoff_store import Ticket
 from bot.messages import Question
 from bot.runtime import Runtime
-from bot.settings import DEFAULT_CALIBRATION_FILE, Settings
+from bot.settings import Settings
 from bot.telegram import phrases as tg
 from bot.telegram.channel_store import TelegramChannelStore
 from bot.telegram.runner import TelegramRunner
@@ -51,7 +51,7 @@ def shared_runtime(demo_index_template: Path, tmp_path_factory: pytest.TempPathF
     shutil.copytree(demo_index_template / "kb", folder / "kb")
     shutil.copytree(demo_index_template / "index", folder / "index")
     # The calibration committed in kb/ (threshold and confidence weights), as the bot runs by default.
-    runtime = Runtime.open(make_settings(folder, calibration_file=REPO / DEFAULT_CALIBRATION_FILE))
+    runtime = Runtime.open(make_settings(folder))
     yield runtime
     runtime.close()
 
