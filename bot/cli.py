@@ -54,13 +54,11 @@ def command_ingest(args: argparse.Namespace) -> int:
         print(
             f"Indexed {len(kb.entries)} FAQ entries and {len(kb.chunks)} document chunks into {index.location}: {summary}"
         )
-    # The bot opens the index as it will answer from it: a knowledge base without a labelled calibration (or
-    # changed since its self-calibration) is calibrated now and the result kept with the index.
-    engine = AnswerEngine.open(settings, writable=True)
-    try:
+        # The bot reads the index as it will answer from it: a knowledge base without a labelled calibration (or
+        # changed since its self-calibration) is calibrated now and the result kept with the index.
+        engine = AnswerEngine(settings, index)
+        engine.warm_up()
         engine.wait_for_calibration()
-    finally:
-        engine.close()
     return 0
 
 
@@ -132,6 +130,7 @@ def command_eval(args: argparse.Namespace) -> int:
     from evals.runner import DEMO, HELDOUT, custom_target, operator_targets, run_evaluation, sparse_heldout_target
 
     settings = get_settings()
+    out = Path(args.out) if args.out else Path("evals/reports") / datetime.now().strftime("%Y%m%d-%H%M%S")
     if args.set or args.kb:
         if not (args.set and args.kb):
             raise CliError("--set FILE and --kb DIR go together: a labelled set and the knowledge base it asks about")
@@ -141,8 +140,7 @@ def command_eval(args: argparse.Namespace) -> int:
         if not kb_dir.is_dir():
             raise CliError(f"no knowledge-base folder at {kb_dir}")
         targets = [custom_target(questions, kb_dir)]
-    out = Path(args.out) if args.out else Path("evals/reports") / datetime.now().strftime("%Y%m%d-%H%M%S")
-    if not (args.set or args.kb):
+    else:
         operators = operator_targets()
         sparse = sparse_heldout_target(out / "work")
         targets = {

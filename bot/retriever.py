@@ -100,7 +100,6 @@ class _Snapshot:
     unit_vocabulary: dict[str, frozenset[str]]  # every term of an entry's records, or of a chunk
     units_using: Counter[str]  # in how many entries and chunks each term occurs
     vectors: dict[str, list[float]]  # the records' stored vectors (for centres of a leave-out copy)
-    operator_glossary: Glossary  # as stored with the index, before the shipped vocabulary is merged in
     content_digest: str
 
 
@@ -123,7 +122,6 @@ class HybridRetriever:
             {},
             Counter(),
             {},
-            Glossary(),
             "",
         )
 
@@ -131,18 +129,18 @@ class HybridRetriever:
         """Reload records and glossary from the index and rebuild the lexical indexes."""
         records = sorted(self.index.records().values(), key=lambda r: r.id)
         vectors = self.index.vectors([r.id for r in records]) if self._uses_centroids() else {}
-        snapshot = self._build_snapshot(records, vectors, self.index.glossary())
+        snapshot = self._build_snapshot(records, vectors, self._normalizer(records, self.index.glossary()))
         with self._lock:
             self._snapshot = snapshot
         log.info("Retriever ready: %d records", len(records))
 
     def without(self, record_ids: set[str]) -> HybridRetriever:
         """A retriever over the same index that cannot see `record_ids` (leave-out calibration asks it the
-        phrasings it does not know)."""
+        phrasings it does not know); it keeps this one's normaliser, so only the records differ."""
         snap = self._snapshot
         kept = [r for r in snap.records if r.id not in record_ids]
         blind = HybridRetriever(self.index, self.config)
-        blind._snapshot = self._build_snapshot(kept, snap.vectors, snap.operator_glossary)
+        blind._snapshot = self._build_snapshot(kept, snap.vectors, snap.normalizer)
         return blind
 
     @property
@@ -153,10 +151,9 @@ class HybridRetriever:
     def _uses_centroids(self) -> bool:
         return bool(self.config.centroid_weight and self.config.dense_weight)
 
-    def _build_snapshot(
-        self, records: list[IndexRecord], vectors: dict[str, list[float]], operator_glossary: Glossary
-    ) -> _Snapshot:
-        glossary = self._glossary(operator_glossary)
+    def _normalizer(self, records: list[IndexRecord], operator_glossary: Glossary) -> TextNormalizer:
+        """The normaliser for this content: the operator's glossary over the shipped vocabulary, and the domain
+        as the shipped words, the operator's terms and the knowledge base's own names."""
         formal_texts: dict[str, list[str]] = defaultdict(list)  # as the operator writes, not as customers type
         for record in records:
             if record.metadata.get("role") in {"question", "answer", "chunk"}:
@@ -165,9 +162,15 @@ class HybridRetriever:
         if self.config.shipped_vocabulary:
             domain_words |= shipped_vocabulary().domain_words
         normalizer_type = TextNormalizer if self.config.normalise else _PlainTerms
-        normalizer = normalizer_type(
-            glossary, domain_words=domain_words, domain_terms=operator_glossary.canonical_terms()
+        return normalizer_type(
+            self._glossary(operator_glossary),
+            domain_words=domain_words,
+            domain_terms=operator_glossary.canonical_terms(),
         )
+
+    def _build_snapshot(
+        self, records: list[IndexRecord], vectors: dict[str, list[float]], normalizer: TextNormalizer
+    ) -> _Snapshot:
         record_terms = [normalizer.terms(r.text) for r in records]
         unit_terms: dict[str, list[str]] = defaultdict(list)
         unit_vocabulary: dict[str, set[str]] = defaultdict(set)
@@ -190,7 +193,6 @@ class HybridRetriever:
             {unit: frozenset(vocabulary) for unit, vocabulary in unit_vocabulary.items()},
             Counter(term for vocabulary in unit_vocabulary.values() for term in vocabulary),
             vectors,
-            operator_glossary,
             digest.hexdigest()[:16],
         )
 

@@ -19,7 +19,7 @@ from bot.language import ENGLISH_WORDS
 _WORD = re.compile(r"[a-z0-9]+")
 # English contractions: "can't" keeps its "not", "friend's", "I'm" and "we'll" lose the ending (which slang
 # replacement would read as "si", "sama").
-_NOT = re.compile(r"\b(can|won|[a-z]+(?=n))(n?)['’]t\b")
+_NOT = re.compile(r"\b(ca|wo|[a-z]+)n['’]t\b")
 _CONTRACTION = re.compile(r"(?<=[a-z])['’](s|m|re|ll|ve|d)\b")
 # A letter typed three times, or doubled at the end of a longer word ("masukkk", "ngecekk"); "app", "sell" and
 # "kk" are words, not elongations.
@@ -53,7 +53,7 @@ def stem(word: str) -> str:
 def _spell_out_not(match: re.Match[str]) -> str:
     """ "can't" -> "can not", "won't" -> "will not", "doesn't" -> "does not"."""
     word = match.group(1)
-    return {"can": "can", "won": "will"}.get(word, word) + " not"
+    return {"ca": "can", "wo": "will"}.get(word, word) + " not"
 
 
 class TextNormalizer:

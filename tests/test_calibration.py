@@ -160,17 +160,22 @@ def test_a_labelled_calibration_of_another_knowledge_base_is_not_used_silently(
 ) -> None:
     engine = sparse_engine(tmp_path)
     engine.close()
-    labelled = {
-        "settings": {"answer_threshold": 0.11, "confidence_weights": {"bias": 0.0}},
-        "model": model_identity(make_settings(tmp_path)),
-        "entries": ["some", "other", "operator", "entries"],
-    }
+    labelled = labelled_calibration(model_identity(make_settings(tmp_path)), ["some", "other", "operator", "entries"])
     assert origin_with(tmp_path, labelled, caplog) == Origin.SELF
     assert "another knowledge base" in caplog.text
     labelled["entries"] = SPARSE_IDS
     labelled["model"] = "bundled:other-model"
     assert origin_with(tmp_path, labelled, caplog) == Origin.SELF
     assert "measured with the model bundled:other-model" in caplog.text
+
+
+def labelled_calibration(model: str, entries: list[str]) -> dict[str, object]:
+    """A calibration.json as `tanya eval --calibrate` writes it (threshold 0.42)."""
+    return {
+        "settings": {"answer_threshold": 0.42, "confidence_weights": {"bias": -1.0}},
+        "model": model,
+        "entries": entries,
+    }
 
 
 def origin_with(folder: Path, labelled: dict[str, object], caplog: pytest.LogCaptureFixture) -> str:
@@ -188,11 +193,7 @@ def test_a_labelled_calibration_of_this_knowledge_base_wins_and_a_hand_set_thres
 ) -> None:
     engine = sparse_engine(tmp_path)
     engine.close()
-    labelled = {
-        "settings": {"answer_threshold": 0.42, "confidence_weights": {"bias": -1.0}},
-        "model": model_identity(make_settings(tmp_path)),
-        "entries": SPARSE_IDS,
-    }
+    labelled = labelled_calibration(model_identity(make_settings(tmp_path)), SPARSE_IDS)
     (tmp_path / "kb" / "calibration.json").write_text(json.dumps(labelled), encoding="utf-8")
     engine = AnswerEngine.open(make_settings(tmp_path))
     try:
@@ -227,11 +228,8 @@ def test_a_labelled_calibration_of_the_same_recipe_in_another_clone_is_used_with
 ) -> None:
     engine = sparse_engine(tmp_path)
     engine.close()
-    labelled = {
-        "settings": {"answer_threshold": 0.42, "confidence_weights": {"bias": -1.0}},
-        "model": "tuned:tuned-kb-0123456789#ffffffffffffffff",  # tuned from another folder, other weights
-        "entries": SPARSE_IDS,
-    }
+    # Tuned from another folder, with other weights.
+    labelled = labelled_calibration("tuned:tuned-kb-0123456789#ffffffffffffffff", SPARSE_IDS)
     assert model_identity(make_settings(tmp_path)).startswith("tuned:tuned-kb-")
     assert origin_with(tmp_path, labelled, caplog) == Origin.LABELLED
     assert "measured with other weights" in caplog.text
