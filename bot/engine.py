@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -40,6 +40,16 @@ _FOLLOW_UP = re.compile(
 
 
 @dataclass(frozen=True)
+class Serving:
+    """What answers are made from: an index, its retriever and their calibration, swapped as one value so a
+    question never meets the ranking of one model and the threshold of another."""
+
+    index: KnowledgeIndex
+    retriever: HybridRetriever
+    calibration: Calibration
+
+
+@dataclass(frozen=True)
 class Assessment:
     """What the engine found out about a message before choosing an outcome."""
 
@@ -66,16 +76,25 @@ def _rule_verdict(raw: str, rule_text: str) -> str | None:
     return None
 
 
+def calibrate(retriever: HybridRetriever) -> Calibration:
+    """Self-calibrate on what `retriever` sees, for the model its index was embedded with."""
+    settings = retriever.index.settings
+    log.info("Calibrating on the knowledge base's own phrasings (%d records)", len(retriever.records))
+    return self_calibrate(retriever, model_identity(settings), settings.self_calibration_precision)
+
+
 class AnswerEngine:
     """Given a question and the conversation so far, return a `Reply`."""
 
     def __init__(self, settings: Settings, index: KnowledgeIndex) -> None:
         self.settings = settings
-        self.index = index
-        self.retriever = HybridRetriever(index)
         self.hours = BusinessHours(settings)
-        self.calibration = Calibration(UNCALIBRATED_THRESHOLD, dict(DEFAULT_WEIGHTS), "none")
+        self._serving = Serving(
+            index, HybridRetriever(index), Calibration(UNCALIBRATED_THRESHOLD, dict(DEFAULT_WEIGHTS), "none")
+        )
         self._recalibrating = threading.Lock()
+        # Held by whoever writes the serving index (an editor's save, a model swap), so none is lost in between.
+        self.content_lock = threading.RLock()
 
     @classmethod
     def open(cls, settings: Settings, *, writable: bool = False, store_dir: Path | None = None) -> AnswerEngine:
@@ -95,6 +114,51 @@ class AnswerEngine:
         self.index.embedder.embed_query("halo")
         self._settle_calibration(wait=True)
 
+    @property
+    def serving(self) -> Serving:
+        return self._serving
+
+    @property
+    def index(self) -> KnowledgeIndex:
+        return self._serving.index
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        return self._serving.retriever
+
+    @property
+    def calibration(self) -> Calibration:
+        return self._serving.calibration
+
+    @property
+    def model(self) -> str:
+        """The model the serving index was embedded with."""
+        return str(self.index.settings.embedding_model)
+
+    def prepare(self, index: KnowledgeIndex) -> Serving:
+        """A serving for `index` (synced already) with its calibration settled, made now when it has none: what
+        `swap` takes. Slow (a self-calibration); answering goes on meanwhile."""
+        retriever = HybridRetriever(index)
+        retriever.refresh()
+        calibration, fresh = self._known_calibration(index, retriever)
+        if calibration is None or not fresh:
+            calibration = calibrate(retriever.without(set()))
+            if index.writable:
+                index.set_info(**{INFO_KEY: calibration.to_json()})
+        return Serving(index, retriever, calibration)
+
+    def swap(self, serving: Serving) -> None:
+        """Answer from `serving` from the next question on (a question under way ends with the old one); the old
+        index hands the store over and is closed. The caller holds `content_lock`, so no save falls between."""
+        with self.content_lock:
+            old = self._serving
+            old.index.hand_over(serving.index)
+            self._serving = serving
+            self.settings = serving.index.settings
+            if old.index is not serving.index:
+                old.index.close()
+        log.info("Now answering with %s (%s)", self.model, serving.calibration.describe())
+
     def refresh(self) -> None:
         """Pick up index changes (an editor's save) without a restart; the calibration follows in the background."""
         self.retriever.refresh()
@@ -111,38 +175,48 @@ class AnswerEngine:
     def confidence_model(self) -> ConfidenceModel:
         return self.calibration.confidence_model
 
-    def use_calibration(self, calibration: Calibration) -> None:
-        """Answer with `calibration` from now on (one assignment: a question sees the old or the new one)."""
-        self.calibration = calibration
+    def use_calibration(self, calibration: Calibration, retriever: HybridRetriever | None = None) -> None:
+        """Answer with `calibration` from now on (one assignment: a question sees the old or the new one); made
+        for `retriever`, it is dropped when another index has been swapped in since."""
+        serving = self._serving
+        if retriever is None or retriever is serving.retriever:
+            self._serving = replace(serving, calibration=calibration)
 
     # ------------------------------------------------------------------------------------------
     def _settle_calibration(self, *, wait: bool) -> None:
         """Choose the calibration for the index as it is now: set by hand, labelled, or self-made (made now when
         there is none for this model; made again in the background when the content changed since)."""
-        settings = self.settings
-        if settings.answer_threshold is not None:
-            self.use_calibration(from_settings(settings.answer_threshold, settings.confidence_weights))
-            return
-        model = model_identity(settings)
-        entries = {str(r.metadata.get("ref")) for r in self.retriever.records if r.metadata.get("kind") == "faq"}
-        labelled = read_labelled(settings.labelled_calibration_file, model, entries)
-        if labelled is not None:
-            self._announce(labelled)
-            return
-        stored = read_stored(self.index.info().get(INFO_KEY))
-        if stored is not None and stored.model == model:
-            self._announce(stored)
-            if stored.content != self.retriever.content_digest:
+        serving = self._serving
+        calibration, fresh = self._known_calibration(serving.index, serving.retriever)
+        if calibration is not None:
+            self._announce(calibration, serving.retriever)
+            if not fresh:
                 log.info("The knowledge base changed since its calibration; calibrating again in the background")
                 self._recalibrate_in_background()
             return
-        if not self.retriever.records:
+        if not serving.retriever.records:
             log.info("The index is empty: nothing to calibrate on yet (threshold %.2f)", UNCALIBRATED_THRESHOLD)
             return
         if wait:
             self._recalibrate()
         else:
             self._recalibrate_in_background()
+
+    def _known_calibration(self, index: KnowledgeIndex, retriever: HybridRetriever) -> tuple[Calibration | None, bool]:
+        """The calibration for this index that needs no computing (set by hand, labelled, or self-made and kept
+        with the index for this model), and whether it fits the content as it is now."""
+        settings = index.settings
+        if settings.answer_threshold is not None:
+            return from_settings(settings.answer_threshold, settings.confidence_weights), True
+        model = model_identity(settings)
+        entries = {str(r.metadata.get("ref")) for r in retriever.records if r.metadata.get("kind") == "faq"}
+        labelled = read_labelled(settings.labelled_calibration_file, model, entries)
+        if labelled is not None:
+            return labelled, True
+        stored = read_stored(index.info().get(INFO_KEY))
+        if stored is not None and stored.model == model:
+            return stored, stored.content == retriever.content_digest
+        return None, False
 
     def wait_for_calibration(self) -> None:
         """Block until the calibration fits the current content (a background one finishes, or one is made now)."""
@@ -157,10 +231,10 @@ class AnswerEngine:
         calibration = self.calibration
         return calibration.origin == Origin.SELF and calibration.content != self.retriever.content_digest
 
-    def _announce(self, calibration: Calibration) -> None:
-        if calibration != self.calibration:
+    def _announce(self, calibration: Calibration, retriever: HybridRetriever | None = None) -> None:
+        if calibration != self.calibration and (retriever is None or retriever is self.retriever):
             log.info("Answering with the %s", calibration.describe())
-        self.use_calibration(calibration)
+        self.use_calibration(calibration, retriever)
 
     def _recalibrate_in_background(self) -> None:
         threading.Thread(target=self._recalibrate, name="tanya-calibration", daemon=True).start()
@@ -171,15 +245,13 @@ class AnswerEngine:
             return  # one calibration at a time; the next refresh catches up with later changes
         try:
             while True:
-                frozen = self.retriever.without(set())  # the content as it is now, whatever refreshes meanwhile
-                log.info("Calibrating on the knowledge base's own phrasings (%d records)", len(frozen.records))
-                calibration = self_calibrate(
-                    frozen, model_identity(self.settings), self.settings.self_calibration_precision
-                )
-                self._announce(calibration)
-                if self.index.writable:
-                    self.index.set_info(**{INFO_KEY: calibration.to_json()})
-                if calibration.content == self.retriever.content_digest:
+                serving = self._serving
+                frozen = serving.retriever.without(set())  # the content as it is now, whatever refreshes meanwhile
+                calibration = calibrate(frozen)
+                self._announce(calibration, serving.retriever)
+                if serving.index.writable:
+                    serving.index.set_info(**{INFO_KEY: calibration.to_json()})
+                if serving is not self._serving or calibration.content == serving.retriever.content_digest:
                     break
         except Exception:  # answering goes on with the calibration it has
             log.exception("Self-calibration failed")
@@ -189,20 +261,23 @@ class AnswerEngine:
     # ------------------------------------------------------------------------------------------
     def answer(self, question: Question, now: datetime | None = None) -> Reply:
         """Decide what to do with one customer message."""
-        return self.decide(self.assess(question), self.threshold, now)
+        serving = self._serving  # one model, ranking and threshold for the whole question, whatever swaps
+        return self.decide(self.assess(question, serving), serving.calibration.threshold, now)
 
-    def assess(self, question: Question) -> Assessment:
+    def assess(self, question: Question, serving: Serving | None = None) -> Assessment:
         """Everything the decision needs, independent of the threshold (the evals sweep thresholds over it)."""
+        serving = serving or self._serving
+        retriever, confidence_model = serving.retriever, serving.calibration.confidence_model
         raw = question.text[: self.settings.max_question_chars].strip()
         lang = detect_language(raw)
         if not raw:
             return Assessment(lang, rule="empty")
-        normalizer = self.retriever.normalizer
+        normalizer = retriever.normalizer
         rule_text = f"{raw.lower()}\n{' '.join(normalizer.words(raw))}"
         rule = _rule_verdict(raw, rule_text)
         if rule is not None:
             return Assessment(lang, rule=rule)
-        text, candidates = self._with_context(raw, question)
+        text, candidates = self._with_context(raw, question, retriever, confidence_model)
         terms = len(normalizer.terms(text))
         # Off-topic is judged on words, not vectors: the English-trained model finds any Indonesian text "similar".
         in_domain = normalizer.mentions_domain(raw) or (
@@ -211,7 +286,7 @@ class AnswerEngine:
         return Assessment(
             lang,
             candidates=tuple(candidates),
-            confidence=self.confidence_model.confidence(candidates, terms),
+            confidence=confidence_model.confidence(candidates, terms),
             in_domain=in_domain,
             query_terms=terms,
         )
@@ -234,21 +309,23 @@ class AnswerEngine:
             return self.handoff_reply(HandoffReason.LOW_CONFIDENCE, lang, confidence, now)
         return Reply(Outcome.DECLINE, phrases.DECLINE[lang], lang, confidence, reason="off_topic")
 
-    def _with_context(self, raw: str, question: Question) -> tuple[str, list[Candidate]]:
+    def _with_context(
+        self, raw: str, question: Question, retriever: HybridRetriever, confidence_model: ConfidenceModel
+    ) -> tuple[str, list[Candidate]]:
         """The text to retrieve with, and its ranking: a short follow-up ("kalau yang pascabayar?") is read
         together with the previous question."""
         previous = next((t.text for t in reversed(question.history) if t.role == "customer"), None)
-        if previous is None or len(self.retriever.normalizer.terms(raw)) > _FOLLOW_UP_MAX_TERMS:
-            return raw, self.retriever.retrieve(raw)
+        if previous is None or len(retriever.normalizer.terms(raw)) > _FOLLOW_UP_MAX_TERMS:
+            return raw, retriever.retrieve(raw)
         # Only the previous question's topic (its glossary terms) is carried over, not its verbs: after "cara
         # aktifkan roaming", "kalau mau matiin?" is about switching roaming off, not on.
-        topic = " ".join(sorted(self.retriever.normalizer.telecom_terms(previous))) or previous
+        topic = " ".join(sorted(retriever.normalizer.telecom_terms(previous))) or previous
         combined = f"{topic} {raw}"
         if _FOLLOW_UP.match(raw.lower()):
-            return combined, self.retriever.retrieve(combined)
-        standalone = self.retriever.retrieve(raw)
-        with_context = self.retriever.retrieve(combined)
-        if self.confidence_model.confidence(with_context) > self.confidence_model.confidence(standalone):
+            return combined, retriever.retrieve(combined)
+        standalone = retriever.retrieve(raw)
+        with_context = retriever.retrieve(combined)
+        if confidence_model.confidence(with_context) > confidence_model.confidence(standalone):
             return combined, with_context
         return raw, standalone
 

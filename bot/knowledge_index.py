@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -77,7 +78,13 @@ class KnowledgeIndex:
     """Records of FAQ entries and document chunks, with their vectors, in one Chroma collection."""
 
     def __init__(
-        self, settings: Settings, embedder: Embeddings, *, writable: bool, store_dir: Path | None = None
+        self,
+        settings: Settings,
+        embedder: Embeddings,
+        *,
+        writable: bool,
+        store_dir: Path | None = None,
+        _store_of: KnowledgeIndex | None = None,
     ) -> None:
         import chromadb
 
@@ -87,9 +94,14 @@ class KnowledgeIndex:
         self.writable = writable or bool(settings.chroma_host)
         self._info_lock = threading.Lock()
         self._lock: _StoreLock | None = None
-        if settings.chroma_host:
+        self.location: str
+        self._client: Any
+        if _store_of is not None:  # another collection of a store this process has open already
+            self.location = _store_of.location
+            client = _store_of._client
+        elif settings.chroma_host:
             self.location = f"http://{settings.chroma_host}:{settings.chroma_port}"
-            client: Any = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port)
+            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port)
         else:
             folder = store_dir or settings.store_dir
             self.location = str(folder)
@@ -97,6 +109,27 @@ class KnowledgeIndex:
             client = chromadb.PersistentClient(path=str(folder))
         self._client = client
         self._collection = client.get_or_create_collection(settings.collection, metadata={"hnsw:space": "cosine"})
+
+    def sibling(self, settings: Settings, embedder: Embeddings) -> KnowledgeIndex:
+        """The collection `settings.collection` of the same store, for another model (a model swap builds it
+        while this one answers); it may write when this one may, and owns the store after `hand_over`."""
+        return KnowledgeIndex(settings, embedder, writable=self.writable, _store_of=self)
+
+    def hand_over(self, successor: KnowledgeIndex) -> None:
+        """Pass the ownership of the store to a sibling taking this index's place (closing this keeps it open)."""
+        if successor._client is self._client:
+            successor._lock, self._lock = self._lock, None
+
+    def drop(self) -> None:
+        """Delete this index's collection (a model swap's old one)."""
+        self.drop_collection(self.settings.collection)
+
+    def drop_collection(self, name: str) -> None:
+        """Delete a collection of this store when there is one by that name (a model swap's leftover)."""
+        from chromadb.errors import NotFoundError
+
+        with contextlib.suppress(NotFoundError, ValueError):
+            self._client.delete_collection(name)
 
     def close(self) -> None:
         """Release the store for other processes."""

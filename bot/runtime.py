@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.conversation import ConversationService
 from bot.database import Database
@@ -12,6 +13,9 @@ from bot.faq_drafts import DraftStore
 from bot.handoff_store import HandoffStore
 from bot.interaction_log import InteractionLog
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.model_upgrade import ModelUpgrade
 
 
 @dataclass
@@ -25,6 +29,7 @@ class Runtime:
     interactions: InteractionLog
     conversations: ConversationService
     drafts: DraftStore
+    upgrade: ModelUpgrade | None = None  # the tuned model being built while the base model answers
 
     @classmethod
     def open(cls, settings: Settings, *, writable: bool = True, store_dir: Path | None = None) -> Runtime:
@@ -38,5 +43,7 @@ class Runtime:
         return cls(settings, engine, database, handoffs, interactions, conversations, drafts)
 
     def close(self) -> None:
+        if self.upgrade is not None:
+            self.upgrade.stop()
         self.engine.close()
         self.database.dispose()

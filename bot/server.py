@@ -17,6 +17,7 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     from bot.runtime import Runtime
     from bot.telegram.runner import TelegramRunner
+    from ingest.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +32,20 @@ def serve(settings: Settings, *, web: bool, telegram: bool) -> None:
     token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
     if telegram and not web and not token:
         raise CliError("`tanya serve --telegram` needs TELEGRAM_BOT_TOKEN (the token from BotFather).")
-    _rebuild_if_the_model_changed(settings)
-    runtime = Runtime.open(settings)
+    from bot.model_upgrade import ModelUpgrade, base_model_settings, needs_tuning
+
+    upgrading = needs_tuning(settings)  # a fresh machine: answer on the base model while the tuned one is built
+    serving = base_model_settings(settings) if upgrading else settings
+    _rebuild_if_the_model_changed(serving)
+    runtime = Runtime.open(serving)
     stop = threading.Event()
     runner: TelegramRunner | None = None
     # systemd and `docker stop` send SIGTERM: stop as cleanly as on Ctrl-C (Telegram stopped, store released).
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         _sync_knowledge_base(runtime)
+        if upgrading:
+            runtime.upgrade = ModelUpgrade(settings, runtime.engine, lambda: _load_knowledge_base(settings)).start()
         maintenance = threading.Thread(target=_maintain, args=(runtime, stop), name="tanya-maintenance", daemon=True)
         maintenance.start()
         if telegram and token:
@@ -67,19 +74,27 @@ def _rebuild_if_the_model_changed(settings: Settings) -> None:
     """After a model change (or a re-tune) the old vectors are useless: empty the index so the sync re-embeds all."""
     from bot.embedder import load_embedder
     from bot.knowledge_index import KnowledgeIndex
+    from bot.model_upgrade import BASE_COLLECTION_SUFFIX
 
     if not settings.kb_dir.is_dir():
         return  # nothing to rebuild from: keep the index (the engine will say it needs a rebuild)
     with KnowledgeIndex(settings, load_embedder(settings), writable=True) as index:
+        if not settings.collection.endswith(BASE_COLLECTION_SUFFIX):  # the tuned model is here: the stopgap goes
+            index.drop_collection(settings.collection + BASE_COLLECTION_SUFFIX)
         other = index.other_model()
         if other is not None:
             log.warning("The index was built with another model (%s); re-embedding the knowledge base", other)
             index.reset()
 
 
+def _load_knowledge_base(settings: Settings) -> KnowledgeBase:
+    from ingest.knowledge_base import load_knowledge_base
+
+    return load_knowledge_base([settings.kb_dir], settings.kb_dir)
+
+
 def _sync_knowledge_base(runtime: Runtime) -> None:
     """Bring the index in line with the kb/ folder before serving (a no-op when nothing changed)."""
-    from ingest.knowledge_base import load_knowledge_base
     from ingest.problems import KnowledgeBaseError
     from ingest.sync import sync_index
 
@@ -88,12 +103,13 @@ def _sync_knowledge_base(runtime: Runtime) -> None:
         log.warning("No knowledge base at %s; serving the index as it is", kb_dir)
         return
     try:
-        kb = load_knowledge_base([kb_dir], kb_dir)
+        kb = _load_knowledge_base(runtime.settings)
     except KnowledgeBaseError as error:  # serve the last good index; the editor or a fixed file syncs later
         log.error("%s\nServing the index as it was.", error)
         return
-    summary = sync_index(runtime.engine.index, kb, show_progress=False)
-    runtime.engine.refresh()
+    with runtime.engine.content_lock:
+        summary = sync_index(runtime.engine.index, kb, show_progress=False)
+        runtime.engine.refresh()
     log.info("Index in line with %s: %s", kb_dir, summary)
 
 

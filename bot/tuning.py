@@ -20,6 +20,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,61 @@ def log_progress(step: int, total: int, loss: float) -> None:
         log.warning("Fine-tuning: step %d of %d (loss %.3f)", step, total, loss)
 
 
+@dataclass(frozen=True)
+class TuningProgress:
+    """How far a fine-tuning under way has got, as its process last wrote it."""
+
+    step: int
+    total: int
+    started: float  # time.time() of the start
+    updated: float
+
+    @property
+    def fraction(self) -> float:
+        return self.step / self.total if self.total else 0.0
+
+    @property
+    def seconds_left(self) -> float | None:
+        """Time to go at the pace so far (None before the first step)."""
+        if not self.step:
+            return None
+        return (self.updated - self.started) / self.step * (self.total - self.step)
+
+
+def progress_file(settings: Settings) -> Path:
+    folder = tuned_model_folder(settings)
+    return folder.with_name(folder.name + ".progress.json")
+
+
+def read_progress(settings: Settings) -> TuningProgress | None:
+    """The progress of a fine-tuning of the settings' model under way (or finished), None before it starts."""
+    try:
+        raw = json.loads(progress_file(settings).read_text(encoding="utf-8"))
+        return TuningProgress(int(raw["step"]), int(raw["total"]), float(raw["started"]), float(raw["updated"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _recording_progress(settings: Settings, progress: Progress | None) -> Progress:
+    """`progress`, and each step written to the progress file other processes (the staff page) read."""
+    target = progress_file(settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+
+    def write(step: int, total: int) -> None:
+        partial = target.with_name(target.name + ".partial")
+        partial.write_text(json.dumps({"step": step, "total": total, "started": started, "updated": time.time()}))
+        partial.replace(target)
+
+    def record(step: int, total: int, loss: float) -> None:
+        write(step, total)
+        if progress is not None:
+            progress(step, total, loss)
+
+    write(0, 0)
+    return record
+
+
 def build_tuned_model(settings: Settings, progress: Progress | None = None) -> Path:
     """(Re)build the settings' tuned model from its knowledge base's current phrasings; replaces the old one."""
     from bot.embedder import weights_fingerprint
@@ -104,7 +160,7 @@ def build_tuned_model(settings: Settings, progress: Progress | None = None) -> P
         partial,
         normalizer=TextNormalizer(kb.glossary),
         epochs=settings.tune_epochs,
-        progress=progress,
+        progress=_recording_progress(settings, progress),
     )
     fingerprint = weights_fingerprint(partial)
     manifest = {
@@ -169,7 +225,9 @@ def _nearest_groups(model: Any, groups: list[list[str]]) -> list[list[int]]:
     """For each entry, the entries the model currently finds closest (by the mean of their phrasings)."""
     import numpy as np
 
-    centroids = np.stack([model.encode(texts, normalize_embeddings=True).mean(axis=0) for texts in groups])
+    centroids = np.stack(
+        [model.encode(texts, normalize_embeddings=True, show_progress_bar=False).mean(axis=0) for texts in groups]
+    )
     centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
     similarity = centroids @ centroids.T
     np.fill_diagonal(similarity, -np.inf)

@@ -123,7 +123,8 @@ def sync_index(index: KnowledgeIndex, kb: KnowledgeBase, *, show_progress: bool 
     reusable = {r.id: holder[r.metadata["text_hash"]] for r in to_embed if r.metadata["text_hash"] in holder}
     stored = index.vectors(sorted(set(reusable.values())))
     vector_of = {rid: stored[held] for rid, held in reusable.items()}
-    fresh = [r for r in to_embed if r.id not in vector_of]
+    # By length, so each batch pads little (a short question beside a document section costs as much as it).
+    fresh = sorted((r for r in to_embed if r.id not in vector_of), key=lambda r: len(r.text))
     batches = range(0, len(fresh), _EMBED_BATCH)
     progress = show_progress and len(fresh) > _EMBED_BATCH
     for start in tqdm(batches, desc="Embedding", unit="batch", disable=not progress, file=sys.stderr):

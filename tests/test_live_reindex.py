@@ -19,7 +19,7 @@ def test_one_changed_file_is_synced_and_the_engine_refreshed(demo_runtime: Runti
         "    answer: Telepon satelit dari kapal Rp25.000 per menit.\n",
         encoding="utf-8",
     )
-    summary = LiveReindexer(demo_runtime.engine.index, kb, demo_runtime.engine.refresh)(path)
+    summary = LiveReindexer(demo_runtime.engine, kb)(path)
     assert summary.added == 1 and summary.removed == 0 and summary.embedded == 2
     reply = demo_runtime.engine.answer(Question("berapa tarif telepon satelit dari kapal?", "t", "telegram"))
     assert reply.text == "Telepon satelit dari kapal Rp25.000 per menit."

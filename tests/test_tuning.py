@@ -106,7 +106,7 @@ def test_tune_command_tunes_the_named_kb_and_says_what_to_do_next(tmp_path: Path
     assert result.returncode == 0, result.stderr
     assert f"export TANYA_EMBEDDING_MODEL=tuned:{(tmp_path / 'kb').resolve()}" in result.stdout
     assert "tanya ingest --rebuild" in result.stdout
-    (folder,) = [p for p in models.iterdir() if p.name.startswith("tuned-kb-")]
+    (folder,) = [p for p in models.iterdir() if p.name.startswith("tuned-kb-") and p.is_dir()]
     assert json.loads((folder / MANIFEST).read_text())["epochs"] == 1
 
 
@@ -116,7 +116,7 @@ def test_tune_command_if_missing_builds_once_then_leaves_the_model_alone(tmp_pat
     env = {"TANYA_MODEL_CACHE_DIR": str(models), "TANYA_EMBEDDING_MODEL": "tuned:kb", "TANYA_TUNE_EPOCHS": "1"}
     first = tanya(tmp_path, "tune", "--if-missing", "--quiet", **env)
     assert first.returncode == 0, first.stderr
-    (folder,) = [p for p in models.iterdir() if p.name.startswith("tuned-kb-")]
+    (folder,) = [p for p in models.iterdir() if p.name.startswith("tuned-kb-") and p.is_dir()]
     built = (folder / MANIFEST).read_text()
     again = tanya(tmp_path, "tune", "--if-missing", "--quiet", **env)
     assert again.returncode == 0 and f"Tuned model ready: {folder}" in again.stdout

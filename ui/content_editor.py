@@ -75,7 +75,7 @@ class ContentEditor:
         self.runtime = runtime
         self.accounts = accounts
         self.kb_root = runtime.settings.kb_dir
-        self.reindex = LiveReindexer(runtime.engine.index, self.kb_root, runtime.engine.refresh)
+        self.reindex = LiveReindexer(runtime.engine, self.kb_root)
         self.faq = FaqEditor(self.kb_root, on_saved=self.reindex)
 
     # --- FAQ entries ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from typing import Any
 
 import gradio as gr
 
+from bot.model_upgrade import Phase
 from bot.runtime import Runtime
 from ui import concurrency
 from ui.analytics import AnalyticsPage
@@ -27,6 +28,41 @@ LOGIN_MESSAGE = (
 )
 
 
+MODEL_STATUS_SECONDS = 5.0
+_BAR_CELLS = 20
+
+
+def model_status(runtime: Runtime) -> str:
+    """Which model answers, and how far the better one being built has got."""
+    serving = f"Model: `{runtime.engine.model}`"
+    if runtime.upgrade is None:
+        return serving
+    status = runtime.upgrade.status()
+    if status.phase == Phase.READY:
+        return f"{serving} — disesuaikan dengan basis pengetahuan / fine-tuned on the knowledge base"
+    if status.phase == Phase.FAILED:
+        return (
+            f"⚠️ {serving}. Pembuatan model yang lebih baik gagal / building the better model failed: "
+            f"{status.error}. Lihat log server / see the server log."
+        )
+    step = {
+        Phase.TUNING: "fine-tuning",
+        Phase.EMBEDDING: "indexing the knowledge base",
+        Phase.CALIBRATING: "calibrating",
+    }[status.phase]
+    line = (
+        f"⏳ {serving} (model dasar / base model). Model yang lebih baik sedang dibuat, lalu dipakai otomatis / "
+        f"a better one is being built and switched to by itself: {step}"
+    )
+    progress = status.progress
+    if progress is not None and progress.total:
+        filled = round(progress.fraction * _BAR_CELLS)
+        line += f" `{'█' * filled}{'░' * (_BAR_CELLS - filled)}` {progress.fraction:.0%}"
+        if progress.seconds_left is not None:
+            line += f", ~{max(1, round(progress.seconds_left / 60))} min"
+    return line
+
+
 def login_message(accounts: StaffAccounts) -> str:
     """What the login form says: how to set up accounts when there are none."""
     return LOGIN_MESSAGE if accounts.configured else LOGIN_NOT_SET_UP
@@ -39,6 +75,16 @@ def build_staff_page(runtime: Runtime, accounts: StaffAccounts) -> gr.Blocks:
     analytics = AnalyticsPage(runtime, accounts)
     with gr.Blocks(title="Tanya — Area Staf / Staff", analytics_enabled=False) as page:
         header = gr.HTML(staff_header("…", ""), elem_id="staff-header")
+        status = gr.Markdown(model_status(runtime), elem_id="model-status")
+        if runtime.upgrade is not None:
+            timer = gr.Timer(MODEL_STATUS_SECONDS)
+
+            def on_tick() -> tuple[str, Any]:
+                upgrade = runtime.upgrade
+                moving = upgrade is not None and upgrade.status().phase not in (Phase.READY, Phase.FAILED)
+                return model_status(runtime), gr.Timer(active=moving)  # the timer stops with the upgrade
+
+            timer.tick(on_tick, None, [status, timer], api_visibility="private", show_progress="hidden")
         no_role = gr.Markdown(NO_ROLE, visible=False)
         with gr.Tabs():
             with gr.Tab("🧑‍💼 Konsol petugas / Officer console", id="console", visible=False) as console_tab:

@@ -1,0 +1,181 @@
+"""Serving at once on the base model, tuning in the background, and swapping to the tuned model without a restart.
+
+The knowledge base is the small one of the CLI tests, tuned for one epoch into the test's own model cache (a real
+`tanya tune` child process, seconds), so the shared default model under var/models is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import chromadb
+import pytest
+from conftest import MODEL_CACHE
+from test_cli import write_kb
+from test_tuning import tiny_settings
+
+from bot.embedder import load_embedder, model_cache_key
+from bot.messages import Outcome, Question
+from bot.model_upgrade import BASE_COLLECTION_SUFFIX, ModelUpgrade, Phase, base_model_settings, needs_tuning
+from bot.runtime import Runtime
+from bot.settings import BUNDLED_MODEL, Settings
+from bot.tuning import progress_file, read_progress
+from ingest.faq_editor import FaqEditor
+from ingest.knowledge_base import load_knowledge_base
+from ingest.live_reindex import LiveReindexer
+from ingest.sync import sync_index
+from ui.staff_page import model_status
+
+UPGRADE_SECONDS = 300.0
+
+
+@pytest.fixture
+def fresh_machine(tmp_path: Path) -> Settings:
+    """Settings whose tuned model does not exist yet (the bundled model's ONNX export is copied, to save time)."""
+    settings = tiny_settings(tmp_path)
+    bundled_export = model_cache_key(BUNDLED_MODEL)
+    shutil.copytree(MODEL_CACHE / bundled_export, settings.model_cache_dir / bundled_export)
+    return settings
+
+
+def open_on_the_base_model(target: Settings) -> Runtime:
+    runtime = Runtime.open(base_model_settings(target))
+    with runtime.engine.content_lock:
+        sync_index(runtime.engine.index, load_knowledge_base([target.kb_dir], target.kb_dir), show_progress=False)
+        runtime.engine.refresh()
+    runtime.engine.wait_for_calibration()
+    return runtime
+
+
+def ask(runtime: Runtime, text: str) -> object:
+    return runtime.engine.answer(Question(text, "u1", "web"))
+
+
+def test_a_fresh_machine_answers_on_the_base_model_then_swaps_to_the_tuned_one_after_a_restart(
+    fresh_machine: Settings,
+) -> None:
+    target = fresh_machine
+    assert needs_tuning(target)
+    runtime = open_on_the_base_model(target)
+    try:
+        assert runtime.engine.model == BUNDLED_MODEL
+        assert runtime.engine.index.settings.collection == target.collection + BASE_COLLECTION_SUFFIX
+        loader = lambda: load_knowledge_base([target.kb_dir], target.kb_dir)  # noqa: E731
+        stopped = ModelUpgrade(target, runtime.engine, loader).start()
+        time.sleep(1.0)  # its child is still loading PyTorch: stopped before any weights exist, as by a restart
+        stopped.stop()
+        assert stopped.wait(10) and stopped.status().phase == Phase.TUNING and needs_tuning(target)
+        upgrade = ModelUpgrade(target, runtime.engine, loader)  # the next start begins again, cleanly
+        runtime.upgrade = upgrade
+        assert model_status(runtime).startswith("⏳")
+        upgrade.start()
+        # An editor's save while the tuned model is being built reaches the tuned index too.
+        FaqEditor(target.kb_dir, on_saved=LiveReindexer(runtime.engine, target.kb_dir)).add_alternates(
+            "cek-pulsa", ["sisa pulsaku berapa ya"]
+        )
+        replies = []
+        deadline = time.monotonic() + UPGRADE_SECONDS
+        while not upgrade.wait(0.2) and time.monotonic() < deadline:  # answering goes on throughout
+            replies.append(ask(runtime, "gmn cara cek pulsa"))
+        assert upgrade.status().phase == Phase.READY, upgrade.status()
+        assert replies and all(r.outcome in (Outcome.ANSWER, Outcome.HANDOFF) for r in replies)
+        assert runtime.engine.model == target.embedding_model
+        assert runtime.engine.index.info()["embedding_model"].startswith("tuned:")
+        assert runtime.engine.calibration.model.startswith("tuned:")  # calibrated for the tuned model
+        assert "sisa pulsaku berapa ya" in {r.text for r in runtime.engine.index.records().values()}
+        reply = ask(runtime, "Bagaimana cara cek sisa pulsa?")
+        assert reply.outcome == Outcome.ANSWER and reply.source is not None and reply.source.ref == "cek-pulsa"
+        progress = read_progress(target)
+        assert progress is not None and progress.step == progress.total > 0
+        assert "fine-tuned" in model_status(runtime)
+    finally:
+        runtime.close()
+    # The base model's stopgap collection is gone, and the next start serves the tuned model directly.
+    assert not needs_tuning(target)
+    reopened = Runtime.open(target)
+    try:
+        assert reopened.engine.model == target.embedding_model and reopened.engine.index.count() > 0
+        assert ask(reopened, "Bagaimana cara cek sisa pulsa?").outcome == Outcome.ANSWER
+    finally:
+        reopened.close()
+    collections = {c.name for c in chromadb.PersistentClient(path=str(target.store_dir)).list_collections()}
+    assert collections == {target.collection}
+
+
+def test_no_question_fails_while_the_index_is_swapped(fresh_machine: Settings) -> None:
+    target = fresh_machine
+    runtime = open_on_the_base_model(target)
+    other = target.model_copy(update={"embedding_model": BUNDLED_MODEL, "collection": "tanya_other"})
+    index = runtime.engine.index.sibling(other, load_embedder(other))
+    sync_index(index, load_knowledge_base([target.kb_dir], target.kb_dir), show_progress=False)
+    failures: list[BaseException] = []
+    outcomes: list[Outcome] = []
+    stop = threading.Event()
+
+    def keep_asking() -> None:
+        while not stop.is_set():
+            try:
+                outcomes.append(ask(runtime, "gmn cek pulsa").outcome)
+            except BaseException as error:  # noqa: BLE001 (any failure is what this test looks for)
+                failures.append(error)
+
+    askers = [threading.Thread(target=keep_asking) for _ in range(3)]
+    try:
+        for asker in askers:
+            asker.start()
+        serving = runtime.engine.prepare(index)
+        with runtime.engine.content_lock:
+            runtime.engine.swap(serving)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for asker in askers:
+            asker.join(10)
+        runtime.close()
+    assert not failures
+    assert outcomes and set(outcomes) <= {Outcome.ANSWER, Outcome.HANDOFF}
+    assert runtime.engine.index is index and runtime.engine.settings.collection == "tanya_other"
+
+
+def test_a_failed_tuning_keeps_the_base_model_answering_and_says_so(fresh_machine: Settings) -> None:
+    # A knowledge base without a single alternate phrasing cannot be fine-tuned.
+    shutil.rmtree(fresh_machine.kb_dir)
+    write_kb(
+        fresh_machine.kb_dir.parent,
+        {"faq/one.yaml": "faq:\n  - id: satu\n    question: Bagaimana cara cek pulsa?\n    answer: Tekan *123#.\n"},
+    )
+    runtime = open_on_the_base_model(fresh_machine)
+    try:
+        upgrade = ModelUpgrade(
+            fresh_machine, runtime.engine, lambda: load_knowledge_base([fresh_machine.kb_dir], fresh_machine.kb_dir)
+        )
+        runtime.upgrade = upgrade.start()
+        assert upgrade.wait(UPGRADE_SECONDS)
+        status = upgrade.status()
+        assert status.phase == Phase.FAILED and "exit code" in (status.error or "")
+        assert runtime.engine.model == BUNDLED_MODEL
+        assert model_status(runtime).startswith("⚠️")
+        assert ask(runtime, "Bagaimana cara cek pulsa?").outcome in (Outcome.ANSWER, Outcome.HANDOFF)
+        assert runtime.engine.retriever.retrieve("Bagaimana cara cek pulsa?")[0].ref == "satu"
+    finally:
+        runtime.close()
+
+
+def test_the_staff_page_shows_the_tuning_progress(fresh_machine: Settings) -> None:
+    runtime = open_on_the_base_model(fresh_machine)
+    try:
+        runtime.upgrade = ModelUpgrade(
+            fresh_machine, runtime.engine, lambda: load_knowledge_base([fresh_machine.kb_dir], fresh_machine.kb_dir)
+        )
+        now = time.time()
+        progress_file(fresh_machine).write_text(
+            json.dumps({"step": 30, "total": 120, "started": now - 60, "updated": now})
+        )
+        line = model_status(runtime)
+        assert f"`{BUNDLED_MODEL}`" in line and "25%" in line and "█████░" in line and "~3 min" in line
+    finally:
+        runtime.close()
