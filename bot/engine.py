@@ -248,10 +248,12 @@ class AnswerEngine:
                 serving = self._serving
                 frozen = serving.retriever.without(set())  # the content as it is now, whatever refreshes meanwhile
                 calibration = calibrate(frozen)
+                if serving.index is not self._serving.index:
+                    break  # another model's index was swapped in meanwhile (and this one dropped)
                 self._announce(calibration, serving.retriever)
                 if serving.index.writable:
                     serving.index.set_info(**{INFO_KEY: calibration.to_json()})
-                if serving is not self._serving or calibration.content == serving.retriever.content_digest:
+                if calibration.content == serving.retriever.content_digest:
                     break
         except Exception:  # answering goes on with the calibration it has
             log.exception("Self-calibration failed")

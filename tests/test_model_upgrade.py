@@ -28,7 +28,8 @@ from ingest.faq_editor import FaqEditor
 from ingest.knowledge_base import load_knowledge_base
 from ingest.live_reindex import LiveReindexer
 from ingest.sync import sync_index
-from ui.staff_page import model_status
+from ui.staff_accounts import StaffAccounts
+from ui.staff_page import build_staff_page, model_status
 
 UPGRADE_SECONDS = 300.0
 
@@ -177,5 +178,14 @@ def test_the_staff_page_shows_the_tuning_progress(fresh_machine: Settings) -> No
         )
         line = model_status(runtime)
         assert f"`{BUNDLED_MODEL}`" in line and "25%" in line and "█████░" in line and "~3 min" in line
+        # The staff page polls it while the upgrade moves, and stops polling once it has ended.
+        page = build_staff_page(runtime, StaffAccounts({}))
+        (tick,) = [f.fn for f in page.fns.values() if getattr(f.fn, "__name__", "") == "on_tick"]
+        assert tick is not None
+        text, timer = tick()
+        assert text == line and timer.active is True
+        runtime.upgrade._phase = Phase.READY  # as at the end of an upgrade
+        text, timer = tick()
+        assert "fine-tuned" in text and timer.active is False
     finally:
         runtime.close()
