@@ -93,6 +93,7 @@ class AnswerEngine:
             index, HybridRetriever(index), Calibration(UNCALIBRATED_THRESHOLD, dict(DEFAULT_WEIGHTS), "none")
         )
         self._recalibrating = threading.Lock()
+        self._serving_written = threading.Lock()  # a calibration landing during a swap must not undo the swap
         # Held by whoever writes the serving index (an editor's save, a model swap), so none is lost in between.
         self.content_lock = threading.RLock()
 
@@ -150,7 +151,7 @@ class AnswerEngine:
     def swap(self, serving: Serving) -> None:
         """Answer from `serving` from the next question on (a question under way ends with the old one); the old
         index hands the store over and is closed. The caller holds `content_lock`, so no save falls between."""
-        with self.content_lock:
+        with self.content_lock, self._serving_written:
             old = self._serving
             old.index.hand_over(serving.index)
             self._serving = serving
@@ -178,9 +179,10 @@ class AnswerEngine:
     def use_calibration(self, calibration: Calibration, retriever: HybridRetriever | None = None) -> None:
         """Answer with `calibration` from now on (one assignment: a question sees the old or the new one); made
         for `retriever`, it is dropped when another index has been swapped in since."""
-        serving = self._serving
-        if retriever is None or retriever is serving.retriever:
-            self._serving = replace(serving, calibration=calibration)
+        with self._serving_written:
+            serving = self._serving
+            if retriever is None or retriever is serving.retriever:
+                self._serving = replace(serving, calibration=calibration)
 
     # ------------------------------------------------------------------------------------------
     def _settle_calibration(self, *, wait: bool) -> None:
