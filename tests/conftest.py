@@ -40,6 +40,16 @@ def make_settings(folder: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def bundled_onnx_export() -> Path:
+    """The bundled model's ONNX export in the shared model cache, made on first use (seconds, once per machine),
+    for tests of a fresh machine to copy: what they test is what comes after it."""
+    from bot.embedder import model_cache_key
+    from bot.settings import BUNDLED_MODEL
+
+    load_embedder(Settings(embedding_model=BUNDLED_MODEL, model_cache_dir=MODEL_CACHE, _env_file=None))  # type: ignore[call-arg]
+    return MODEL_CACHE / model_cache_key(BUNDLED_MODEL)
+
+
 def build_index(settings: Settings, kb_dir: Path) -> None:
     """Ingest `kb_dir` into the settings' store with the real model."""
     kb = load_knowledge_base([kb_dir], kb_dir)

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import chromadb
 import pytest
-from conftest import MODEL_CACHE
+from conftest import bundled_onnx_export
 from test_cli import write_kb
 from test_tuning import tiny_settings
 
-from bot.embedder import load_embedder, model_cache_key
+from bot.embedder import load_embedder
 from bot.messages import Outcome, Question
 from bot.model_upgrade import BASE_COLLECTION_SUFFIX, ModelUpgrade, Phase, base_model_settings, needs_tuning
 from bot.runtime import Runtime
@@ -38,8 +38,8 @@ UPGRADE_SECONDS = 300.0
 def fresh_machine(tmp_path: Path) -> Settings:
     """Settings whose tuned model does not exist yet (the bundled model's ONNX export is copied, to save time)."""
     settings = tiny_settings(tmp_path)
-    bundled_export = model_cache_key(BUNDLED_MODEL)
-    shutil.copytree(MODEL_CACHE / bundled_export, settings.model_cache_dir / bundled_export)
+    export = bundled_onnx_export()
+    shutil.copytree(export, settings.model_cache_dir / export.name)
     return settings
 
 

@@ -7,11 +7,9 @@ import shutil
 import time
 from pathlib import Path
 
-from conftest import MODEL_CACHE
+from conftest import bundled_onnx_export
 from test_cli import KB_FILES, write_kb
 
-from bot.embedder import model_cache_key
-from bot.settings import BUNDLED_MODEL
 from evals.first_run import SWAPPED, ask, free_port, fresh_machine_env, start_server, stop_server
 
 START_SECONDS = 180.0
@@ -38,8 +36,8 @@ def _chat(url: str, text: str, seconds: float = 30.0) -> str:
 
 def test_serve_answers_at_once_and_takes_the_tuned_model_into_use_without_a_restart(tmp_path: Path) -> None:
     write_kb(tmp_path, dict(KB_FILES))
-    bundled_export = model_cache_key(BUNDLED_MODEL)  # the ONNX export is not what is tested here
-    shutil.copytree(MODEL_CACHE / bundled_export, tmp_path / "work" / "models" / bundled_export)
+    export = bundled_onnx_export()  # the ONNX export is not what is tested here
+    shutil.copytree(export, tmp_path / "work" / "models" / export.name)
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     env = fresh_machine_env(tmp_path / "kb", tmp_path / "work", port, TANYA_TUNE_EPOCHS="1")
