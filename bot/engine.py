@@ -83,6 +83,12 @@ def calibrate(retriever: HybridRetriever) -> Calibration:
     return self_calibrate(retriever, model_identity(settings), settings.self_calibration_precision)
 
 
+def _keep(index: KnowledgeIndex, calibration: Calibration) -> None:
+    """Store a self-calibration with the index it was made on, so the next start reuses it."""
+    if index.writable:
+        index.set_info(**{INFO_KEY: calibration.to_json()})
+
+
 class AnswerEngine:
     """Given a question and the conversation so far, return a `Reply`."""
 
@@ -116,10 +122,6 @@ class AnswerEngine:
         self._settle_calibration(wait=True)
 
     @property
-    def serving(self) -> Serving:
-        return self._serving
-
-    @property
     def index(self) -> KnowledgeIndex:
         return self._serving.index
 
@@ -144,8 +146,7 @@ class AnswerEngine:
         calibration, fresh = self._known_calibration(index, retriever)
         if calibration is None or not fresh:
             calibration = calibrate(retriever.without(set()))
-            if index.writable:
-                index.set_info(**{INFO_KEY: calibration.to_json()})
+            _keep(index, calibration)
         return Serving(index, retriever, calibration)
 
     def swap(self, serving: Serving) -> None:
@@ -253,8 +254,7 @@ class AnswerEngine:
                 if serving.index is not self._serving.index:
                     break  # another model's index was swapped in meanwhile (and this one dropped)
                 self._announce(calibration, serving.retriever)
-                if serving.index.writable:
-                    serving.index.set_info(**{INFO_KEY: calibration.to_json()})
+                _keep(serving.index, calibration)
                 if calibration.content == serving.retriever.content_digest:
                     break
         except Exception:  # answering goes on with the calibration it has

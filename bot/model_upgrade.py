@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -64,7 +63,6 @@ class UpgradeStatus:
     """Where an upgrade to the tuned model stands (the staff page shows it)."""
 
     serving_model: str
-    target_model: str
     phase: Phase
     progress: TuningProgress | None = None
     error: str | None = None
@@ -73,12 +71,9 @@ class UpgradeStatus:
 class ModelUpgrade:
     """Builds the tuned model of `target` in the background and swaps `engine` over to it."""
 
-    def __init__(
-        self, target: Settings, engine: AnswerEngine, load_knowledge_base: Callable[[], KnowledgeBase]
-    ) -> None:
+    def __init__(self, target: Settings, engine: AnswerEngine) -> None:
         self.target = target
         self.engine = engine
-        self.load_knowledge_base = load_knowledge_base
         self._phase = Phase.TUNING
         self._error: str | None = None
         self._child: subprocess.Popen[bytes] | None = None
@@ -99,7 +94,7 @@ class ModelUpgrade:
 
     def status(self) -> UpgradeStatus:
         progress = read_progress(self.target) if self._phase == Phase.TUNING else None
-        return UpgradeStatus(self.engine.model, self.target.embedding_model, self._phase, progress, self._error)
+        return UpgradeStatus(self.engine.model, self._phase, progress, self._error)
 
     def wait(self, timeout: float) -> bool:
         """Wait until the upgrade ended (ready or failed); False when `timeout` seconds passed first."""
@@ -156,6 +151,11 @@ class ModelUpgrade:
             raise RuntimeError(f"`tanya tune` ended with exit code {self._child.returncode} (its log is above)")
         return not self._stopping.is_set()
 
+    def _knowledge_base(self) -> KnowledgeBase:
+        from ingest.knowledge_base import load_knowledge_base
+
+        return load_knowledge_base([self.target.kb_dir], self.target.kb_dir)
+
     def _switch(self) -> None:
         """Embed the knowledge base into the tuned model's collection, calibrate it, catch up with editors' saves
         made meanwhile, and swap."""
@@ -166,12 +166,12 @@ class ModelUpgrade:
         index = self.engine.index.sibling(self.target, load_embedder(self.target))
         if index.other_model() is not None:
             index.reset()
-        sync_index(index, self.load_knowledge_base(), show_progress=False)
+        sync_index(index, self._knowledge_base(), show_progress=False)
         self._phase = Phase.CALIBRATING
         serving = self.engine.prepare(index)
         old = self.engine.index
         with self.engine.content_lock:  # no editor's save between the catch-up and the swap
-            caught_up = sync_index(index, self.load_knowledge_base(), show_progress=False)
+            caught_up = sync_index(index, self._knowledge_base(), show_progress=False)
             self.engine.swap(serving)
             if caught_up.added or caught_up.updated or caught_up.removed:
                 self.engine.refresh()

@@ -17,7 +17,6 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     from bot.runtime import Runtime
     from bot.telegram.runner import TelegramRunner
-    from ingest.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ def serve(settings: Settings, *, web: bool, telegram: bool) -> None:
     try:
         _sync_knowledge_base(runtime)
         if upgrading:
-            runtime.upgrade = ModelUpgrade(settings, runtime.engine, lambda: _load_knowledge_base(settings)).start()
+            runtime.upgrade = ModelUpgrade(settings, runtime.engine).start()
         maintenance = threading.Thread(target=_maintain, args=(runtime, stop), name="tanya-maintenance", daemon=True)
         maintenance.start()
         if telegram and token:
@@ -87,14 +86,9 @@ def _rebuild_if_the_model_changed(settings: Settings) -> None:
             index.reset()
 
 
-def _load_knowledge_base(settings: Settings) -> KnowledgeBase:
-    from ingest.knowledge_base import load_knowledge_base
-
-    return load_knowledge_base([settings.kb_dir], settings.kb_dir)
-
-
 def _sync_knowledge_base(runtime: Runtime) -> None:
     """Bring the index in line with the kb/ folder before serving (a no-op when nothing changed)."""
+    from ingest.knowledge_base import load_knowledge_base
     from ingest.problems import KnowledgeBaseError
     from ingest.sync import sync_index
 
@@ -103,7 +97,7 @@ def _sync_knowledge_base(runtime: Runtime) -> None:
         log.warning("No knowledge base at %s; serving the index as it is", kb_dir)
         return
     try:
-        kb = _load_knowledge_base(runtime.settings)
+        kb = load_knowledge_base([kb_dir], kb_dir)
     except KnowledgeBaseError as error:  # serve the last good index; the editor or a fixed file syncs later
         log.error("%s\nServing the index as it was.", error)
         return

@@ -65,12 +65,11 @@ def test_a_fresh_machine_answers_on_the_base_model_then_swaps_to_the_tuned_one_a
     try:
         assert runtime.engine.model == BUNDLED_MODEL
         assert runtime.engine.index.settings.collection == target.collection + BASE_COLLECTION_SUFFIX
-        loader = lambda: load_knowledge_base([target.kb_dir], target.kb_dir)  # noqa: E731
-        stopped = ModelUpgrade(target, runtime.engine, loader).start()
+        stopped = ModelUpgrade(target, runtime.engine).start()
         time.sleep(1.0)  # its child is still loading PyTorch: stopped before any weights exist, as by a restart
         stopped.stop()
         assert stopped.wait(10) and stopped.status().phase == Phase.TUNING and needs_tuning(target)
-        upgrade = ModelUpgrade(target, runtime.engine, loader)  # the next start begins again, cleanly
+        upgrade = ModelUpgrade(target, runtime.engine)  # the next start begins again, cleanly
         runtime.upgrade = upgrade
         assert model_status(runtime).startswith("⏳")
         upgrade.start()
@@ -151,9 +150,7 @@ def test_a_failed_tuning_keeps_the_base_model_answering_and_says_so(fresh_machin
     )
     runtime = open_on_the_base_model(fresh_machine)
     try:
-        upgrade = ModelUpgrade(
-            fresh_machine, runtime.engine, lambda: load_knowledge_base([fresh_machine.kb_dir], fresh_machine.kb_dir)
-        )
+        upgrade = ModelUpgrade(fresh_machine, runtime.engine)
         runtime.upgrade = upgrade.start()
         assert upgrade.wait(UPGRADE_SECONDS)
         status = upgrade.status()
@@ -169,9 +166,7 @@ def test_a_failed_tuning_keeps_the_base_model_answering_and_says_so(fresh_machin
 def test_the_staff_page_shows_the_tuning_progress(fresh_machine: Settings) -> None:
     runtime = open_on_the_base_model(fresh_machine)
     try:
-        runtime.upgrade = ModelUpgrade(
-            fresh_machine, runtime.engine, lambda: load_knowledge_base([fresh_machine.kb_dir], fresh_machine.kb_dir)
-        )
+        runtime.upgrade = ModelUpgrade(fresh_machine, runtime.engine)
         now = time.time()
         progress_file(fresh_machine).write_text(
             json.dumps({"step": 30, "total": 120, "started": now - 60, "updated": now})
