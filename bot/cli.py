@@ -302,13 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `tanya` console script."""
     from bot.knowledge_index import IndexInconsistentError, StoreBusyError
-    from bot.masking import configure_logging
+    from bot.masking import configure_logging, secrets_of
     from ingest.problems import KnowledgeBaseError
 
     args = build_parser().parse_args(argv)
     settings = get_settings()
-    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
-    configure_logging(settings.log_level if args.command == "serve" else "WARNING", secrets=(token,))
+    configure_logging(settings.log_level if args.command == "serve" else "WARNING", secrets=secrets_of(settings))
     try:
         return int(args.run(args))
     except (CliError, KnowledgeBaseError, StoreBusyError, IndexInconsistentError) as error:

@@ -6,7 +6,8 @@ Telegram and the web chat both call `ConversationService`; neither re-implements
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from bot import phrases
@@ -15,11 +16,14 @@ from bot.faq_drafts import DraftStore
 from bot.handoff_store import HandoffStore, Ticket
 from bot.interaction_log import InteractionLog
 from bot.language import detect_language
+from bot.message_bounds import bound_question, clean_text
 from bot.messages import HandoffReason, Outcome, Question, Reply, Turn
 from bot.sms_answer import shorten
 
 # How much of the conversation an officer sees with a new ticket.
 TRANSCRIPT_TURNS = 6
+# The reason of a reply refused by a channel's limit (too many messages or new tickets).
+NOTICE_REASON = "limited"
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +64,22 @@ class ConversationService:
         self.interactions = interactions
         self.drafts = drafts
 
-    def handle(self, question: Question, customer_name: str = "") -> TurnResult:
-        """Answer a customer message, or add it to their open ticket when an officer has taken over."""
+    def handle(
+        self, question: Question, customer_name: str = "", admit_ticket: Callable[[], bool] | None = None
+    ) -> TurnResult:
+        """Answer a customer message, or add it to their open ticket when an officer has taken over.
+
+        The message is bounded first (cleaned, cut to the setting), whatever channel it came from; a cut message is
+        answered on what was read, with a note saying so. `admit_ticket` lets a channel refuse a new ticket (the web
+        chat limits them per client address); a refused handoff is told to try again later."""
+        question, cut = bound_question(question, self.engine.settings.message_max_chars)
+        result = self._handle(question, customer_name, admit_ticket)
+        if cut and result.reply is not None:
+            note = phrases.MESSAGE_CUT[result.reply.lang].format(limit=self.engine.settings.message_max_chars)
+            result = replace(result, reply=replace(result.reply, text=f"{result.reply.text}\n\n{note}"))
+        return result
+
+    def _handle(self, question: Question, customer_name: str, admit_ticket: Callable[[], bool] | None) -> TurnResult:
         open_ticket = self.handoffs.find_open(question.channel, question.user)
         if open_ticket is not None:
             self.handoffs.add_message(open_ticket.id, "customer", question.text)
@@ -70,21 +88,30 @@ class ConversationService:
         interaction_id = self.interactions.record(question, reply)
         if reply.outcome is not Outcome.HANDOFF:
             return TurnResult(reply=reply, interaction_id=interaction_id)
+        if admit_ticket is not None and not admit_ticket():
+            return TurnResult(reply=notice_reply(phrases.TOO_MANY_HANDOFFS, reply.lang), interaction_id=interaction_id)
         ticket = self._open_ticket(question, reply, customer_name)
         return TurnResult(reply=reply, interaction_id=interaction_id, ticket=ticket, ticket_created=True)
 
-    def request_person(self, question: Question, customer_name: str = "") -> TurnResult:
+    def request_person(
+        self, question: Question, customer_name: str = "", admit_ticket: Callable[[], bool] | None = None
+    ) -> TurnResult:
         """The customer pressed "talk to a person" (or sent /human): hand off whatever the text says."""
+        question, _ = bound_question(question, self.engine.settings.message_max_chars)
         existing = self.handoffs.find_open(question.channel, question.user)
         if existing is not None:
             return TurnResult(reply=None, ticket=existing)
-        reply = self.engine.handoff_reply(HandoffReason.ASKED_FOR_PERSON, _lang_of(question))
+        lang = _lang_of(question)
+        if admit_ticket is not None and not admit_ticket():
+            return TurnResult(reply=notice_reply(phrases.TOO_MANY_HANDOFFS, lang))
+        reply = self.engine.handoff_reply(HandoffReason.ASKED_FOR_PERSON, lang)
         interaction_id = self.interactions.record(question, reply)
         ticket = self._open_ticket(question, reply, customer_name)
         return TurnResult(reply=reply, interaction_id=interaction_id, ticket=ticket, ticket_created=True)
 
     def officer_reply(self, ticket_id: int, text: str, officer: str) -> Ticket:
         """Record an officer's answer; the customer's channel delivers it from the outbox. It also becomes an FAQ draft."""
+        text = clean_text(text)
         message = self.handoffs.add_message(ticket_id, "officer", text, author=officer)
         ticket = self.handoffs.get(ticket_id)
         if self.drafts is not None:
@@ -108,7 +135,8 @@ class ConversationService:
 
     def sms_answer(self, text: str) -> SmsAnswer:
         """A ready-to-forward answer of at most 160 characters, for an officer's friend's question."""
-        reply = self.engine.answer(Question(text=text, channel="officer-sms"))
+        question, _ = bound_question(Question(text=text, channel="officer-sms"), self.engine.settings.message_max_chars)
+        reply = self.engine.answer(question)
         if reply.outcome is Outcome.ANSWER and reply.source is not None:
             return SmsAnswer(shorten(reply.text), reply.source.ref, reply.confidence)
         return SmsAnswer(shorten(phrases.SMS_NO_ANSWER[reply.lang]), None, reply.confidence)
@@ -118,6 +146,11 @@ class ConversationService:
         return self.handoffs.open_ticket(
             question.channel, question.user, reply.reason or "low_confidence", reply.lang, transcript, customer_name
         )
+
+
+def notice_reply(texts: dict[str, str], lang: str) -> Reply:
+    """A reply that is neither an answer nor a handoff: the bot says why it does neither (no source, no ticket)."""
+    return Reply(Outcome.DECLINE, texts.get(lang, texts["id"]), lang, 0.0, reason=NOTICE_REASON)
 
 
 def _lang_of(question: Question) -> str:

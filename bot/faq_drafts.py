@@ -7,9 +7,11 @@ entry, or as another way of asking the entry it duplicates), edits it, or discar
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sqlalchemy import DateTime, Float, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -83,6 +85,16 @@ class DraftNotFoundError(LookupError):
     pass
 
 
+class WrittenEntry(Protocol):
+    """What writing an approved draft into the knowledge base reports: the entry it became or joined."""
+
+    @property
+    def entry_id(self) -> str: ...
+
+
+Written = TypeVar("Written", bound=WrittenEntry)
+
+
 def question_before(ticket: Ticket, reply: TicketMessage) -> str:
     """What the customer asked that `reply` answers: their messages since the previous officer reply.
 
@@ -114,6 +126,8 @@ class DraftStore:
 
     def __init__(self, database: Database) -> None:
         self.db = database
+        # Held by every editor's decision, so a draft is checked, written and marked by one of them at a time.
+        self._deciding = threading.RLock()
 
     def propose(self, ticket: Ticket, reply: TicketMessage, engine: AnswerEngine) -> FaqDraft | None:
         """Turn an officer's reply into a pending draft; a follow-up reply to the same question extends it."""
@@ -121,7 +135,7 @@ class DraftStore:
         answer = reply.text.strip()
         if not question or not answer:
             return None
-        with self.db.session() as session, session.begin():
+        with self._deciding, self.db.session() as session, session.begin():  # not while an editor decides it
             latest = session.scalars(
                 select(FaqDraftRow).where(FaqDraftRow.ticket_id == ticket.id).order_by(FaqDraftRow.id.desc())
             ).first()
@@ -166,15 +180,26 @@ class DraftStore:
 
     def edit(self, draft_id: int, question: str, answer: str) -> FaqDraft:
         """Change a pending draft's wording before it is approved."""
-        with self.db.session() as session, session.begin():
+        with self._deciding, self.db.session() as session, session.begin():
             row = self._pending_row(session, draft_id)
             row.question, row.answer = mask_personal_data(question.strip()), mask_personal_data(answer.strip())
             session.flush()
             return _draft(row)
 
+    def approve(self, draft_id: int, *, by: str, write: Callable[[], Written]) -> Written:
+        """Approve a pending draft: check it is still pending, then `write` it into the knowledge base, then mark it
+        approved into the entry written, in one transaction under one lock. A draft decided already is refused
+        before anything is written; when `write` fails, the draft stays pending."""
+        with self._deciding, self.db.session() as session, session.begin():
+            row = self._pending_row(session, draft_id)
+            written = write()
+            row.status, row.resolved_at, row.resolved_by = APPROVED, utcnow(), by
+            row.resolved_entry = written.entry_id
+            return written
+
     def resolve(self, draft_id: int, *, approved: bool, by: str, entry_id: str = "") -> FaqDraft:
         """Record that an editor approved the draft (into `entry_id`) or discarded it."""
-        with self.db.session() as session, session.begin():
+        with self._deciding, self.db.session() as session, session.begin():
             row = self._pending_row(session, draft_id)
             row.status = APPROVED if approved else DISCARDED
             row.resolved_at, row.resolved_by, row.resolved_entry = utcnow(), by, entry_id
@@ -183,7 +208,7 @@ class DraftStore:
 
     @staticmethod
     def _pending_row(session: Session, draft_id: int) -> FaqDraftRow:
-        row = session.get(FaqDraftRow, draft_id)
+        row = session.get(FaqDraftRow, draft_id, with_for_update=True)  # locks the row where the database can
         if row is None:
             raise DraftNotFoundError(f"draft {draft_id} does not exist")
         if row.status != PENDING:

@@ -163,10 +163,11 @@ class ModelUpgrade:
         from ingest.sync import sync_index
 
         self._phase = Phase.EMBEDDING
+        knowledge_base = self._knowledge_base()  # a broken kb/ fails the upgrade here, before anything is reset
         index = self.engine.index.sibling(self.target, load_embedder(self.target))
         if index.other_model() is not None:
             index.reset()
-        sync_index(index, self._knowledge_base(), show_progress=False)
+        sync_index(index, knowledge_base, show_progress=False)
         self._phase = Phase.CALIBRATING
         serving = self.engine.prepare(index)
         old = self.engine.index

@@ -23,6 +23,22 @@ EMPTY = {
     "en": 'Your message is empty. Please type your question, for example: "how do I check my credit".',
 }
 
+MESSAGE_CUT = {
+    "id": "(Pesan Anda sangat panjang: saya hanya membaca {limit} karakter pertamanya.)",
+    "en": "(Your message is very long: I read only its first {limit} characters.)",
+}
+
+TOO_MANY_MESSAGES = {
+    "id": "Anda mengirim terlalu banyak pesan dalam waktu singkat. Mohon tunggu sebentar sebelum mengirim lagi.",
+    "en": "You are sending too many messages too quickly. Please wait a moment before sending more.",
+}
+
+TOO_MANY_HANDOFFS = {
+    "id": "Terlalu banyak permintaan petugas dari jaringan Anda dalam waktu singkat. Mohon coba lagi beberapa menit "
+    "lagi.",
+    "en": "Too many requests for an officer from your network in a short time. Please try again in a few minutes.",
+}
+
 DECLINE = {
     "id": "Maaf, pertanyaan itu di luar layanan yang bisa saya bantu. " + CAPABILITIES["id"],
     "en": "Sorry, that is outside what I can help with. " + CAPABILITIES["en"],

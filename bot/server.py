@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.knowledge_index import KnowledgeIndex
     from bot.runtime import Runtime
     from bot.telegram.runner import TelegramRunner
 
@@ -70,10 +71,14 @@ def serve(settings: Settings, *, web: bool, telegram: bool) -> None:
 
 
 def _rebuild_if_the_model_changed(settings: Settings) -> None:
-    """After a model change (or a re-tune) the old vectors are useless: empty the index so the sync re-embeds all."""
+    """After a model change (or a re-tune) the old vectors are useless: empty the index so the sync re-embeds all,
+    once kb/ proved valid. While a kb/ file is broken, the index's own texts are re-embedded instead, so it keeps
+    serving what it held (the problem is logged; the sync after the fix catches up)."""
     from bot.embedder import load_embedder
     from bot.knowledge_index import KnowledgeIndex
     from bot.model_upgrade import BASE_COLLECTION_SUFFIX
+    from ingest.knowledge_base import load_knowledge_base
+    from ingest.problems import KnowledgeBaseError
 
     if not settings.kb_dir.is_dir():
         return  # nothing to rebuild from: keep the index (the engine will say it needs a rebuild)
@@ -83,7 +88,25 @@ def _rebuild_if_the_model_changed(settings: Settings) -> None:
         other = index.other_model()
         if other is not None:
             log.warning("The index was built with another model (%s); re-embedding the knowledge base", other)
+            try:
+                load_knowledge_base([settings.kb_dir], settings.kb_dir)
+            except KnowledgeBaseError as error:
+                log.error("%s\nRe-embedding the index's own texts instead, to keep serving them.", error)
+                _reembed(index)
+                return
             index.reset()
+
+
+def _reembed(index: KnowledgeIndex) -> None:
+    """Embed the index's records again with its settings' model, keeping their texts, metadata and the index facts."""
+    from bot.embedder import model_identity
+
+    records = list(index.records().values())
+    info = {key: value for key, value in index.info().items() if not key.startswith("hnsw:")}
+    vectors = index.embedder.embed_documents([r.text for r in records])  # before the reset: a failure loses nothing
+    index.reset()
+    index.add(records, vectors)
+    index.set_info(**{**info, "embedding_model": model_identity(index.settings)})
 
 
 def _sync_knowledge_base(runtime: Runtime) -> None:

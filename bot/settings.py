@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     handoff_idle_minutes: int = Field(120, description="An open ticket with no activity for this long is closed.")
     flood_messages: int = Field(8, description="Messages a user may send per flood window.")
     flood_window_seconds: int = Field(30, description="Length of the flood-control window.")
+    message_max_chars: int = Field(
+        2000, ge=100, description="Longest customer message read, on every channel; the rest is cut, with a note."
+    )
 
     web_host: str = Field("127.0.0.1", description="Address the Gradio app listens on.")
     web_port: int = Field(7860, description="Port of the Gradio app.")
@@ -115,7 +118,27 @@ class Settings(BaseSettings):
     )
     web_roles: dict[str, list[str]] = Field(
         default_factory=dict,
-        description="Staff roles as a JSON object {user: [officer, editor, analyst]}; a user not listed has every role.",
+        description="Staff roles as a JSON object {user: [officer, editor, analyst]}; a user not listed has no role.",
+    )
+    web_session_hours: float = Field(12, gt=0, description="A staff login ends this long after it was made.")
+    web_session_idle_minutes: float = Field(60, gt=0, description="A staff login unused for this long ends.")
+    web_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Other sites (e.g. https://www.example.co.id) whose pages may call the web API from a browser; "
+        "the site's own origin always may. Any other origin gets no CORS and its POSTs are refused.",
+    )
+    web_trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses of reverse proxies whose X-Forwarded-For names the client (the limits count per "
+        "client address); unset: the peer address is the client's.",
+    )
+    web_messages_per_address: int = Field(
+        60,
+        description="Chat messages one client address may send a minute (0: no limit); per customer, flood_messages "
+        "applies too. Mobile networks put many customers behind one address, so keep it well above one person's pace.",
+    )
+    web_tickets_per_address: int = Field(
+        10, description="New tickets (handoffs) one client address may open an hour (0: no limit)."
     )
     upload_max_bytes: int = Field(10 * 1024 * 1024, description="Largest document an editor may upload.")
 

@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 QUESTION = "gmn cara cek pulsa"
 TIMEOUT_SECONDS = 3600.0
@@ -66,7 +67,7 @@ def start_server(env: dict[str, str], cwd: Path | None = None) -> tuple[subproce
     return server, lines
 
 
-def stop_server(server: subprocess.Popen[str]) -> None:
+def stop_server(server: subprocess.Popen[Any]) -> None:
     """Stop it as systemd does (SIGTERM), killing it when it does not stop within 30 s."""
     server.send_signal(signal.SIGTERM)
     try:

@@ -2,7 +2,8 @@
 
 A file is accepted only when its extension is allowed and its bytes agree (a PDF starts with the PDF
 signature; Markdown and HTML are UTF-8 text without NUL bytes; HTML has tags), and when ingest can read it
-into at least one chunk. Only then does it replace anything under kb/docs/.
+into at least one chunk. Only then does it replace anything under kb/docs/; when the re-index after that fails,
+the previous version is put back and re-indexed (`ingest.reindexed_write`), and the upload is refused saying why.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.documents import read_document
+from ingest.reindexed_write import ReindexError, write_and_reindex
 
 DOCS_FOLDER = "docs"
 ALLOWED_SUFFIXES = {".pdf": "pdf", ".md": "text", ".markdown": "text", ".html": "html", ".htm": "html"}
@@ -78,7 +80,8 @@ def store_document(
     replace: bool,
     on_saved: Callable[[Path], object] | None = None,
 ) -> StoredDocument:
-    """Check an uploaded file and put it under kb/docs/; `on_saved` (the re-index) runs on the stored file."""
+    """Check an uploaded file and put it under kb/docs/; `on_saved` (the re-index) runs on the stored file. When
+    the re-index fails, the previous version (or none) is put back and re-indexed, and the upload is rejected."""
     name = safe_document_name(original_name)
     suffix = Path(name).suffix
     if upload.stat().st_size > max_bytes:  # before reading it into memory
@@ -92,27 +95,20 @@ def store_document(
     if existed and not replace:
         raise UploadRejectedError(f"{shown} already exists; tick 'replace' to overwrite it")
     folder.mkdir(parents=True, exist_ok=True)
-    # A dot-name keeps the half-checked file out of ingest's view until it is proven readable.
+    # Ingest reads a dot-named copy first (out of its view): nothing under kb/docs/ changes for an unreadable file.
     handle, temporary = tempfile.mkstemp(prefix=".upload-", suffix=suffix, dir=folder)
-    previous = target.read_bytes() if existed else None
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
         result = read_document(Path(temporary), shown)
-        if result.problems:
-            raise UploadRejectedError(result.problems[0].message)
-        if not result.chunks:
-            raise UploadRejectedError("the document has no text to answer from")
-        os.replace(temporary, target)
     finally:
         Path(temporary).unlink(missing_ok=True)
-    if on_saved is not None:
-        try:
-            on_saved(target)
-        except Exception:
-            if previous is None:
-                target.unlink(missing_ok=True)
-            else:
-                target.write_bytes(previous)
-            raise
+    if result.problems:
+        raise UploadRejectedError(result.problems[0].message)
+    if not result.chunks:
+        raise UploadRejectedError("the document has no text to answer from")
+    try:
+        write_and_reindex(target, data, on_saved, shown)
+    except ReindexError as error:
+        raise UploadRejectedError(str(error)) from error
     return StoredDocument(target, shown, len(result.chunks), existed)

@@ -5,7 +5,13 @@ quoting, blank lines) stays byte-identical, so the diff an editor's save leaves 
 hand edit. The entry itself is rendered with ruamel.yaml's round-trip mode from its old text, so the
 comments inside it survive too. Each save is checked against the version the editor loaded (the second of
 two concurrent saves is refused), validated with ingest's own rules, re-read to prove the file still holds
-exactly what was meant, and then handed to `on_saved` (the live re-index of that one file).
+exactly what was meant, and then handed to `on_saved` (the live re-index of that one file); when that fails the old
+file is put back and re-indexed.
+
+Lines are counted where the parsers count them (YAML at \\n, \\r\\n and a lone \\r; CSV at \\n), never with
+`str.splitlines()`, which also breaks at U+2028, \\x85, \\x0c and more. Line breaks of any such kind in a saved text
+are written as plain newlines rather than escaped: the file stays readable (a YAML block, a quoted CSV cell; CSV has
+no escapes), and answers carry the one line break every channel, editor and spreadsheet treats alike.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import csv
 import hashlib
 import io
 import json
-import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +34,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 
 from ingest.faq_files import FaqEntry, _entry_from_mapping, read_faq_file
 from ingest.problems import KnowledgeBaseError, Problem
+from ingest.reindexed_write import ReindexError, write_and_reindex
 
 NEW_ENTRIES_FILE = "faq/editor.yaml"
 FIELD_ORDER = ("id", "question", "alternates", "answer", "answer_en", "tags")
@@ -39,6 +46,10 @@ _NEW_FILE_HEADER = (
 # (mapping, sequence, offset) indentation styles an entry may be written in; the first that reproduces the
 # entry's current text is kept, so an edit does not re-indent the lines it leaves alone.
 _INDENT_STYLES = ((2, 4, 2), (2, 2, 0), (4, 4, 2), (4, 6, 4))
+# Lines as the parsers count them (never `str.splitlines()`, which also breaks at U+2028, \x85, \x0c and more):
+# ruamel.yaml (YAML 1.2) at \n, \r\n and a lone \r; the csv reader's line numbers at \n.
+_YAML_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+_CSV_LINES = re.compile(r"[^\n]*\n|[^\n]+$")
 
 
 class FaqEditError(Exception):
@@ -92,22 +103,13 @@ def _dump(node: Any, style: tuple[int, int, int]) -> str:
     return out.getvalue()
 
 
+def _one_line_break(text: str) -> str:
+    """`text` with every line break `str.splitlines()` knows (CR LF, U+2028, NEL, form feed...) as a plain newline."""
+    return "\n".join(text.splitlines())
+
+
 def _indent_of(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-        if path.exists():
-            os.chmod(temporary, path.stat().st_mode & 0o777)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 # --- YAML files ---------------------------------------------------------------------------------------
@@ -140,7 +142,7 @@ def _item_spans(text: str, lines: list[str]) -> tuple[list[_ItemSpan], Any]:
 
 
 def _render_item(mapping: CommentedMap, span_dash: int, span_content: int, style: tuple[int, int, int]) -> list[str]:
-    body = _dump(mapping, style).splitlines(keepends=True)
+    body = _YAML_LINES.findall(_dump(mapping, style))
     rendered = [(" " * span_content + line) if line.strip() else line for line in body]
     first = rendered[0]
     rendered[0] = " " * span_dash + "-" + " " * (span_content - span_dash - 1) + first[span_content:]
@@ -211,7 +213,7 @@ def _new_mapping(entry: FaqEntry) -> CommentedMap:
 
 def _yaml_replace(text: str, entry_id: str, entry: FaqEntry | None) -> str:
     """The file's text with entry `entry_id` replaced by `entry`, or removed when `entry` is None."""
-    lines = text.splitlines(keepends=True)
+    lines = _YAML_LINES.findall(text)
     spans, document = _item_spans(text, lines)
     items = document.get("faq") if isinstance(document, dict) else document
     assert isinstance(items, CommentedSeq)  # the entry was read from this file a moment ago
@@ -240,7 +242,7 @@ def _yaml_replace(text: str, entry_id: str, entry: FaqEntry | None) -> str:
 
 def _yaml_append(text: str, entry: FaqEntry) -> str:
     """The file's text with `entry` added as the last item of its list."""
-    lines = text.splitlines(keepends=True)
+    lines = _YAML_LINES.findall(text)
     spans, document = _item_spans(text, lines) if text.strip() else ([], None)
     if spans:
         last = spans[-1]
@@ -295,7 +297,7 @@ def _csv_edit(text: str, entry_id: str | None, entry: FaqEntry | None) -> str:
     header, rows = _csv_rows(text)
     if entry is not None and any(_CSV_SEPARATOR in t for t in (*entry.alternates, *entry.tags)):
         raise EntryInvalidError(f"in a CSV file, alternates and tags cannot contain '{_CSV_SEPARATOR}'")
-    lines = text.splitlines(keepends=True)
+    lines = _CSV_LINES.findall(text)
     if entry_id is None:
         assert entry is not None
         if lines and not lines[-1].endswith(("\n", "\r")):
@@ -436,6 +438,10 @@ class FaqEditor:
     # --- internals -----------------------------------------------------------------------------------
     def _validated(self, fields: Mapping[str, Any], file: str | None) -> FaqEntry:
         raw = {key: fields.get(key) for key in FIELD_ORDER}
+        for key in ("question", "answer", "answer_en"):
+            text = raw[key]
+            if isinstance(text, str):  # a pasted U+2028 is written as the newline it means (see the module doc)
+                raw[key] = _one_line_break(text)
         for key in ("alternates", "tags"):
             value = raw.get(key)
             if isinstance(value, (list, tuple)):
@@ -468,31 +474,19 @@ class FaqEditor:
         return _yaml_replace(text, entry_id, entry)
 
     def _write(self, file: str, change: Callable[[str], str], entry_id: str, entry: FaqEntry | None) -> str:
-        """Apply `change` to the file's text, prove the result holds what was meant, write it, re-index it."""
+        """Apply `change` to the file's text, prove the result holds what was meant, write it, re-index it (the
+        old file is put back and re-indexed when that fails)."""
         path = self.kb_root / file
         old_text = path.read_text(encoding="utf-8-sig") if path.exists() else ""
         new_text = change(old_text)
         self._verify(path, file, old_text, new_text, entry_id, entry)
-        _atomic_write(path, new_text)
-        if self.on_saved is None:
-            return ""
         try:
-            result = self.on_saved(path)
-        except KnowledgeBaseError as error:
-            self._restore(path, old_text)
-            raise EntryInvalidError("; ".join(p.message for p in error.problems)) from error
-        except Exception:
-            self._restore(path, old_text)
-            raise
+            result = write_and_reindex(path, new_text.encode("utf-8"), self.on_saved, file)
+        except ReindexError as error:
+            if isinstance(error.cause, KnowledgeBaseError) and error.restore_error is None:
+                raise EntryInvalidError("; ".join(p.message for p in error.cause.problems)) from error
+            raise FaqEditError(f"{error}; nothing was saved") from error
         return str(result) if result is not None else ""
-
-    def _restore(self, path: Path, old_text: str) -> None:
-        if old_text:
-            _atomic_write(path, old_text)
-        else:
-            path.unlink(missing_ok=True)
-        if self.on_saved is not None and path.exists():
-            self.on_saved(path)
 
     @staticmethod
     def _verify(path: Path, file: str, old_text: str, new_text: str, entry_id: str, entry: FaqEntry | None) -> None:

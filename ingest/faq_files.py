@@ -133,27 +133,74 @@ def read_faq_yaml(text: str, shown: str) -> FaqFileResult:
     return result
 
 
+_QUOTING = 'quote a whole cell, and write a quote inside a quoted cell as two ("")'
+
+
+def _stray_quote(text: str, shown: str) -> Problem | None:
+    """The first quote that breaks the CSV structure, named at the line where its quoted cell opens.
+
+    Python's csv reader (when not strict) reads a quote that is never closed as one cell running to the end of the
+    file, and text after a closing quote as more of the cell: either way the rows in between become one cell.
+    """
+    line = opened = 1
+    state = "start"  # of a cell; or "cell" (unquoted), "quoted", "quote" (a quote inside a quoted cell)
+    for char in text:
+        if state == "quoted":
+            state = "quote" if char == '"' else state
+        elif state == "quote" and char == '"':
+            state = "quoted"  # a doubled quote stands for one quote character
+        elif state == "quote" and char not in ",\r\n":
+            where = "" if line == opened else f" (on line {line}), so the rows between are read into one cell"
+            return Problem(shown, f"text follows the closing quote of a quoted cell{where}; {_QUOTING}", opened)
+        elif state == "start" and char == '"':
+            state, opened = "quoted", line
+        else:
+            state = "start" if char in ",\r\n" else "cell"
+        line += char == "\n"
+    if state == "quoted":
+        message = (
+            f"a quote opened on this line is never closed, so every row after it is read into one cell; {_QUOTING}"
+        )
+        return Problem(shown, message, opened)
+    return None
+
+
 def read_faq_csv(text: str, shown: str) -> FaqFileResult:
     """Entries of a CSV FAQ file with the header id,question,alternates,answer,answer_en,tags."""
     result = FaqFileResult()
     if not text.strip():  # an empty file holds no entries, like an empty YAML file
         return result
-    reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
-    missing = [f for f in REQUIRED_FIELDS if f not in header]
-    if missing:
-        result.problems.append(Problem(shown, f"CSV header lacks column(s): {', '.join(missing)}", 1))
-        return result
+    # Strict: a stray quote is an error here rather than a cell that swallows the rows after it.
+    reader = csv.DictReader(io.StringIO(text), strict=True)
     try:
+        header = reader.fieldnames or []
+        missing = [f for f in REQUIRED_FIELDS if f not in header]
+        if missing:
+            result.problems.append(Problem(shown, f"CSV header lacks column(s): {', '.join(missing)}", 1))
+            return result
         for row in reader:
-            line = reader.line_num
-            if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+            cells = [v for k, v in row.items() if k is not None and v is not None] + list(row.get(None) or [])
+            line = reader.line_num - sum(cell.count("\n") for cell in cells)  # where the row starts
+            if not any(cell.strip() for cell in cells):
+                continue
+            if line < reader.line_num and len(cells) != len(header):
+                result.problems.append(_misshapen_row(shown, line, reader.line_num, len(cells), len(header)))
                 continue
             parsed = _entry_from_mapping(dict(row), shown, line, "|")
             (result.problems if isinstance(parsed, Problem) else result.entries).append(parsed)  # type: ignore[arg-type]
     except csv.Error as error:
-        result.problems.append(Problem(shown, f"malformed CSV: {error}", reader.line_num))
+        result.problems.append(_stray_quote(text, shown) or Problem(shown, f"malformed CSV: {error}", reader.line_num))
     return result
+
+
+def _misshapen_row(shown: str, line: int, last: int, cells: int, width: int) -> Problem:
+    """A row whose quoted cell spans lines and whose cell count is not the header's: a stray quote, most likely."""
+    return Problem(
+        shown,
+        f"this row runs on to line {last} inside quotes and has {cells} cells where the header has {width}, so a "
+        f"quote opened here is likely closed in the wrong place; {_QUOTING}",
+        line,
+    )
 
 
 def read_faq_file(path: Path, shown: str) -> FaqFileResult:

@@ -3,7 +3,8 @@ officer replies through the outbox, come back after closing, and short SMS answe
 
 from __future__ import annotations
 
-from bot.messages import Outcome, Question
+from bot import phrases
+from bot.messages import Outcome, Question, Turn
 from bot.runtime import Runtime
 
 
@@ -62,3 +63,31 @@ def test_sms_answer_fits_an_sms_and_names_the_entry(demo_runtime: Runtime) -> No
     sms = demo_runtime.conversations.sms_answer("hp temen aku ilang, gmn cara blokir nomornya")
     assert len(sms.text) <= 160
     assert sms.source == "hp-hilang-blokir-nomor"
+
+
+def test_every_channel_gets_messages_bounded_and_a_cut_is_said(demo_runtime: Runtime) -> None:
+    conversations, limit = demo_runtime.conversations, demo_runtime.settings.message_max_chars
+    cut = conversations.handle(Question("gmn cara cek pulsa sy " + "x" * 5_000_000, user="tg:8", channel="telegram"))
+    assert cut.reply is not None and cut.reply.text.endswith(phrases.MESSAGE_CUT["id"].format(limit=limit))
+    cleaned = conversations.handle(Question("gmn cara cek pulsa \ud800", user="tg:8", channel="telegram"))
+    assert cleaned.reply is not None and cleaned.reply.outcome is Outcome.ANSWER
+    assert "karakter" not in cleaned.reply.text  # nothing was cut, so no note
+    handed = conversations.request_person(
+        Question("tolong \ud800", "tg:8", "telegram", (Turn("customer", "y" * 10_000 + "\ud800"),))
+    )
+    assert handed.ticket is not None
+    stored = [m.text for m in demo_runtime.handoffs.get(handed.ticket.id).messages]
+    assert all(len(text) <= limit and "\ud800" not in text for text in stored)
+
+
+def test_a_channel_may_refuse_new_tickets_and_the_customer_is_told(demo_runtime: Runtime) -> None:
+    conversations = demo_runtime.conversations
+    refused = conversations.request_person(Question("petugas", "web:9", "web"), admit_ticket=lambda: False)
+    assert refused.ticket is None and refused.reply is not None
+    assert refused.reply.text == phrases.TOO_MANY_HANDOFFS["id"] and refused.reply.outcome is Outcome.DECLINE
+    by_message = conversations.handle(
+        Question("saya mau bicara dengan petugas", "web:9", "web"), admit_ticket=lambda: False
+    )
+    assert by_message.ticket is None and by_message.reply is not None
+    assert by_message.reply.text == phrases.TOO_MANY_HANDOFFS["id"]
+    assert demo_runtime.handoffs.find_open("web", "web:9") is None

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 
 import pytest
 
-from bot.faq_drafts import APPROVED, DISCARDED, DraftNotFoundError, question_before
+from bot.faq_drafts import APPROVED, DISCARDED, PENDING, DraftNotFoundError, FaqDraft, question_before
 from bot.handoff_store import Ticket, TicketMessage
 from bot.messages import Question, Turn
 from bot.runtime import Runtime
+from ingest.faq_editor import FaqEditError, SavedChange
+from ui.content_editor import ContentEditor
+from ui.staff_accounts import StaffAccounts
 
 NOW = datetime(2026, 1, 5, 10, 0)
 
@@ -101,3 +105,74 @@ def test_a_discarded_draft_leaves_the_queue(demo_runtime: Runtime) -> None:
     [draft] = demo_runtime.drafts.pending()
     assert demo_runtime.drafts.resolve(draft.id, approved=False, by="eka").status == DISCARDED
     assert demo_runtime.drafts.pending() == []
+
+
+def pending_draft(runtime: Runtime) -> FaqDraft:
+    ticket_id = hand_off(runtime, "apakah ada paket khusus untuk pelajar?")
+    runtime.conversations.officer_reply(ticket_id, "Ada: Paket Pelajar 20 GB Rp30.000.", "siti")
+    [draft] = runtime.drafts.pending()
+    return draft
+
+
+def approve_as_new(editor: ContentEditor, draft: FaqDraft, by: str = "eka") -> str:
+    return editor.approve_draft(
+        draft,
+        entry_id=" paket-pelajar ",
+        question="Apakah ada paket pelajar?",
+        answer=draft.answer,
+        file=None,
+        as_alternate_of=None,
+        editor=by,
+    )
+
+
+def test_a_draft_discarded_meanwhile_is_not_approved_and_nothing_is_written(demo_runtime: Runtime) -> None:
+    draft = pending_draft(demo_runtime)
+    editor = ContentEditor(demo_runtime, StaffAccounts({}))
+    demo_runtime.drafts.resolve(draft.id, approved=False, by="dewi")  # another editor, after this one opened it
+    with pytest.raises(DraftNotFoundError, match="already discarded by dewi"):
+        approve_as_new(editor, draft)
+    assert not (demo_runtime.settings.kb_dir / "faq" / "editor.yaml").exists()
+    with pytest.raises(FaqEditError, match="no FAQ entry 'paket-pelajar'"):
+        editor.faq.get("paket-pelajar")
+
+
+def test_an_approval_records_the_entry_and_a_failed_write_leaves_the_draft_pending(demo_runtime: Runtime) -> None:
+    draft = pending_draft(demo_runtime)
+    editor = ContentEditor(demo_runtime, StaffAccounts({}))
+    with pytest.raises(FaqEditError, match="already exists"):
+        editor.approve_draft(
+            draft, entry_id="cek-pulsa", question="Q?", answer="A.", file=None, as_alternate_of=None, editor="eka"
+        )
+    assert demo_runtime.drafts.get(draft.id).status == PENDING
+    assert "paket-pelajar" in approve_as_new(editor, draft)
+    approved = demo_runtime.drafts.get(draft.id)
+    assert (approved.status, approved.resolved_by, approved.resolved_entry) == (APPROVED, "eka", "paket-pelajar")
+
+
+def test_of_two_editors_approving_at_once_only_the_first_writes(demo_runtime: Runtime) -> None:
+    draft = pending_draft(demo_runtime)
+    second_wrote: list[str] = []
+    second_refused: list[Exception] = []
+
+    def second() -> None:
+        def write() -> SavedChange:
+            second_wrote.append("written")
+            return SavedChange("added", "paket-pelajar-2", "faq/editor.yaml", "v")
+
+        try:
+            demo_runtime.drafts.approve(draft.id, by="dewi", write=write)
+        except DraftNotFoundError as error:
+            second_refused.append(error)
+
+    other = threading.Thread(target=second)
+
+    def first_write() -> SavedChange:
+        other.start()  # the second editor approves while the first one's entry is being written
+        other.join(0.5)
+        return SavedChange("added", "paket-pelajar", "faq/editor.yaml", "v")
+
+    demo_runtime.drafts.approve(draft.id, by="eka", write=first_write)
+    other.join(5)
+    assert second_wrote == [] and len(second_refused) == 1
+    assert demo_runtime.drafts.get(draft.id).resolved_entry == "paket-pelajar"

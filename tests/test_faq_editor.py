@@ -112,6 +112,54 @@ def test_multiline_answers_are_written_as_readable_blocks(kb: Path) -> None:
     assert editor.get("pulsa-darurat").entry.answer == fields["answer"]
 
 
+# What `str.splitlines()` takes for a line break; YAML and CSV break lines only at \n (and \r\n).
+LINE_BREAKS = ["\r\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+@pytest.mark.parametrize(
+    "first, later", [("cek-pulsa", "pulsa-darurat"), ("nada-sambung", "kabari")], ids=["yaml", "csv"]
+)
+@pytest.mark.parametrize("newline", LINE_BREAKS, ids=[ascii(c) for c in LINE_BREAKS])
+def test_any_line_break_in_an_answer_is_saved_as_a_newline_and_later_entries_stay_editable(
+    kb: Path, first: str, later: str, newline: str
+) -> None:
+    editor = FaqEditor(kb)
+    fields, version = fields_of(editor, first)
+    editor.save({**fields, "answer": f"Langkah 1.{newline}Langkah 2."}, version=version)
+    assert editor.get(first).entry.answer == "Langkah 1.\nLangkah 2."  # what was saved reads back
+    fields, version = fields_of(editor, later)
+    editor.save({**fields, "answer": "Jawaban baru."}, version=version)
+    assert editor.get(later).entry.answer == "Jawaban baru."
+    assert editor.get(first).entry.answer == "Langkah 1.\nLangkah 2."
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "edited"),
+    [
+        (
+            "raw.yaml",
+            "- id: a\n  question: A?\n  answer: satu\u2028dua\x85tiga\n- id: b\n  question: B?\n  answer: B.\n",
+            "  answer: ",
+        ),
+        (
+            "escaped.yaml",
+            '- id: a\n  question: A?\n  answer: "satu\\Ldua\\u2029tiga"\n- id: b\n  question: B?\n  answer: B.\n',
+            "  answer: ",
+        ),
+        ("raw.csv", "id,question,answer\na,A?,satu\u2028dua\x0ctiga\nb,B?,B.\n", "b,B?,"),
+    ],
+)
+def test_files_written_by_hand_with_unicode_line_breaks_take_edits(kb: Path, name: str, text: str, edited: str) -> None:
+    path = kb / "faq" / name
+    path.write_text(text, encoding="utf-8")
+    editor = FaqEditor(kb)
+    before = editor.get("a").entry.answer
+    fields, version = fields_of(editor, "b")
+    editor.save({**fields, "answer": "Jawaban baru."}, version=version)
+    assert editor.get("b").entry.answer == "Jawaban baru." and editor.get("a").entry.answer == before
+    assert changed_lines(text, path.read_text(encoding="utf-8")) == [f"-{edited}B.", f"+{edited}Jawaban baru."]
+
+
 def test_deleting_takes_the_entry_and_its_comment_and_keeps_the_spacing(kb: Path) -> None:
     editor = FaqEditor(kb)
     editor.delete("transfer-pulsa", version=editor.get("transfer-pulsa").version)
@@ -241,6 +289,24 @@ def test_a_failed_reindex_restores_the_file(kb: Path) -> None:
         editor.save({**fields, "answer": "Baru."}, version=version)
     assert (kb / "faq" / "pulsa.yaml").read_text(encoding="utf-8") == MAPPING_FILE
     assert calls == [kb / "faq" / "pulsa.yaml"] * 2  # the restored file was re-indexed too
+
+
+def test_a_failed_reindex_of_a_new_file_removes_it_and_reindexes_its_folder(kb: Path) -> None:
+    calls: list[Path] = []
+
+    def reindex(path: Path) -> None:
+        calls.append(path)
+        if len(calls) == 1:
+            raise RuntimeError("store unavailable")
+
+    editor = FaqEditor(kb, on_saved=reindex)
+    with pytest.raises(
+        FaqEditError,
+        match=r"faq/editor.yaml could not be indexed \(store unavailable\); the new file was taken out again",
+    ):
+        editor.save({"id": "baru", "question": "Baru?", "answer": "Ya."}, version=None)
+    assert not (kb / "faq" / "editor.yaml").exists()
+    assert calls == [kb / "faq" / "editor.yaml", kb / "faq"]  # the folder, so the index drops what it took
 
 
 def test_versions_follow_content_not_location() -> None:

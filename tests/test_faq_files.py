@@ -125,6 +125,34 @@ def test_csv_row_missing_a_required_value_is_named_with_its_line(tmp_path: Path)
     assert problems == ["faq/kurang.csv:4: entry 'tanpa-jawaban' is missing answer"]
 
 
+STRAY_QUOTES = {
+    # An opening quote never closed: csv would read every later row into that one cell.
+    "unclosed": 'a,Cara A?,,"Tekan *1# lalu pilih,,\nb,Cara B?,,Tekan *2#.,,\nc,Cara C?,,Tekan *3#.,,\n',
+    # Closed rows later by a stray quote that more text follows.
+    "closed-mid-text": 'a,Cara A?,,"Tekan *1# lalu pilih,,\nb,Cara B?,,Tekan "OK".,,\nc,Cara C?,,Tekan *3#.,,\n',
+    # Closed rows later in another column, right before a comma: one row of the wrong width.
+    "closed-at-comma": 'a,Cara A?,,"Tekan *1# lalu pilih,,\nb,Cara B?",,Tekan *2#.,,\nc,Cara C?,,Tekan *3#.,,\n',
+}
+
+
+@pytest.mark.parametrize("rows", STRAY_QUOTES.values(), ids=STRAY_QUOTES.keys())
+def test_a_stray_quote_is_named_at_its_line_instead_of_swallowing_the_rows_after_it(tmp_path: Path, rows: str) -> None:
+    entries, problems = read(tmp_path, "kutip.csv", CSV_ENTRIES + rows)
+    assert len(problems) == 1 and problems[0].startswith("faq/kutip.csv:4: "), problems
+    assert "quote" in problems[0]
+    assert all("Cara B?" not in e.answer for e in entries)
+
+
+def test_a_quote_inside_an_unquoted_cell_and_a_multiline_quoted_cell_are_fine(tmp_path: Path) -> None:
+    rows = 'a,Apa itu "Kabari"?,,"Baris satu,\nbaris dua.",,\nb,Cara B?,,Tekan *2#.,,\n'
+    entries, problems = read(tmp_path, "kutip.csv", CSV_ENTRIES + rows)
+    assert problems == []
+    assert [(e.id, e.question, e.answer, e.line) for e in entries[2:]] == [
+        ("a", 'Apa itu "Kabari"?', "Baris satu,\nbaris dua.", 4),
+        ("b", "Cara B?", "Tekan *2#.", 6),
+    ]
+
+
 def test_csv_without_a_required_column_is_refused(tmp_path: Path) -> None:
     entries, problems = read(tmp_path, "kolom.csv", "id,question,jawaban\na,b,c\n")
     assert entries == []

@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import build_index, make_settings
 
+from bot.embedder import load_embedder
+from bot.knowledge_index import KnowledgeIndex
 from ingest.knowledge_base import load_knowledge_base
 from ingest.problems import KnowledgeBaseError
 
@@ -141,6 +144,21 @@ def test_every_problem_in_every_file_is_reported_together(tmp_path: Path) -> Non
     message = str(caught.value)
     assert message.startswith("5 problem(s) in the knowledge base; the index was not changed:")
     assert all(f"  - {s}" in message for s in shown)
+
+
+def test_a_stray_quote_in_a_csv_file_leaves_the_index_as_it_was(tmp_path: Path) -> None:
+    root = write(tmp_path / "kb", {"faq/roaming.csv": ROAMING_CSV + "roaming-data,Roaming data?,,Tekan *123*6#.,,\n"})
+    settings = make_settings(tmp_path)
+    build_index(settings, root)  # as `tanya ingest` does: load and validate kb/, then sync the index
+    broken = ROAMING_CSV.replace("Tekan *123*5#.", '"Tekan *123*5#.') + "roaming-data,Roaming data?,,Tekan *123*6#.,,\n"
+    (root / "faq" / "roaming.csv").write_text(broken, encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError) as caught:
+        build_index(settings, root)
+    [problem] = caught.value.problems
+    assert (problem.file, problem.line) == ("faq/roaming.csv", 2) and "never closed" in problem.message
+    with KnowledgeIndex(settings, load_embedder(settings), writable=False) as index:
+        indexed = {str(r.metadata["ref"]): r.metadata["answer"] for r in index.records().values()}
+    assert indexed == {"roaming": "Tekan *123*5#.", "roaming-data": "Tekan *123*6#."}
 
 
 def test_missing_path_is_a_problem(tmp_path: Path) -> None:

@@ -57,18 +57,22 @@ def test_a_broken_kb_file_keeps_the_last_good_index(tmp_path: Path, caplog: pyte
         runtime.close()
 
 
+@pytest.mark.parametrize("broken", [False, True], ids=["valid-kb", "broken-kb-file"])
 def test_an_index_built_with_another_model_is_re_embedded_on_start(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, broken: bool
 ) -> None:
     from bot.embedder import model_identity
     from bot.knowledge_index import IndexInconsistentError
     from bot.settings import BUNDLED_MODEL
 
     (tmp_path / "kb" / "faq").mkdir(parents=True)
-    (tmp_path / "kb" / "faq" / "pulsa.yaml").write_text(TINY_FAQ, encoding="utf-8")
+    faq = tmp_path / "kb" / "faq" / "pulsa.yaml"
+    faq.write_text(TINY_FAQ, encoding="utf-8")
     old = Runtime.open(make_settings(tmp_path, embedding_model=BUNDLED_MODEL))
     server._sync_knowledge_base(old)
     old.close()
+    if broken:  # kb/ cannot replace the old vectors now: the index must not be emptied
+        faq.write_text(TINY_FAQ + "  - id: [broken\n", encoding="utf-8")
     settings = make_settings(tmp_path)  # the default tuned model: the stored vectors are now useless
     with pytest.raises(IndexInconsistentError, match="was built with the model"):
         Runtime.open(settings).close()
@@ -80,5 +84,7 @@ def test_an_index_built_with_another_model_is_re_embedded_on_start(
         reply = runtime.engine.answer(Question("bagaimana cara cek kuota internet?", "1", "web"))
         assert reply.outcome is Outcome.ANSWER and reply.text == "Tekan *123*2# lalu panggil."
         assert "built with another model" in caplog.text
+        if broken:
+            assert "faq/pulsa.yaml:9: malformed YAML" in caplog.text and "index's own texts" in caplog.text
     finally:
         runtime.close()

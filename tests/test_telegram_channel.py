@@ -21,6 +21,7 @@ from bot import phrases
 from bot.business_hours import BusinessHours
 from bot.conversation import ConversationService, SmsAnswer
 from bot.database import Database, utcnow
+from bot.flood_guard import FloodGuard, FloodVerdict
 from bot.handoff_store import HandoffStore, Ticket, TicketMessage
 from bot.interaction_log import InteractionLog
 from bot.messages import Outcome, Reply, Source, Turn
@@ -28,7 +29,6 @@ from bot.telegram import phrases as tg
 from bot.telegram.application import TelegramConfigError, check_settings
 from bot.telegram.channel_store import TelegramChannelStore
 from bot.telegram.error_report import ErrorReport
-from bot.telegram.flood_guard import FloodGuard, FloodVerdict
 from bot.telegram.officers_group import OfficersGroup
 from bot.telegram.outbox_courier import OutboxCourier
 from bot.telegram.rendering import (

@@ -5,12 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import gradio as gr
 from conftest import make_settings
+from test_ui_markdown_text import HOSTILE
 
 from bot.business_hours import BusinessHours
 from bot.interaction_log import Interaction
-from ui.analytics import chart_frames, kpi_html
+from bot.messages import Question
+from bot.runtime import Runtime
+from ui.analytics import AnalyticsPage, chart_frames, kpi_html
 from ui.analytics_report import AnalyticsReport, build_report
+from ui.staff_accounts import StaffAccounts
 
 
 def interaction(
@@ -75,3 +80,15 @@ def test_chart_data_marks_office_and_after_hours(tmp_path: Path) -> None:
     )
     assert frames["reasons"].values.tolist() == [["data akun / account data", 1]]
     assert "0%" in kpi_html(report)  # deflection 0 of 1
+
+
+def test_top_unanswered_questions_are_plain_text(demo_runtime: Runtime) -> None:
+    interaction_id = demo_runtime.conversations.handle(Question(HOSTILE, "u-1", "telegram")).interaction_id
+    assert interaction_id is not None
+    demo_runtime.interactions.add_feedback(interaction_id, False)
+    page = AnalyticsPage(demo_runtime, StaffAccounts({}))
+    assert HOSTILE in page.top_unanswered()["Pertanyaan / Question"].tolist()  # as written, not Markdown-escaped
+    with gr.Blocks() as blocks, gr.Tab("Analitik") as tab:
+        page.build(tab)
+    [table] = [block for block in blocks.blocks.values() if getattr(block, "elem_id", None) == "analytics-unanswered"]
+    assert isinstance(table, gr.Dataframe) and table.datatype == "str"  # Gradio shows "str" cells HTML-escaped

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import gradio as gr
 import pytest
+from test_ui_markdown_text import HOSTILE, as_read, assert_inert
 
 from bot.messages import Outcome, Question, Turn
 from bot.runtime import Runtime
 from ingest.document_upload import UploadRejectedError
-from ingest.faq_editor import EditableEntry, EntryConflictError
+from ingest.faq_editor import EditableEntry, EntryConflictError, FaqEditError
 from ingest.faq_files import FaqEntry
-from ui.content_editor import ContentEditor, entry_fields, matches, suggested_id
+from ui.content_editor import ContentEditor, entry_fields, group_card, matches, not_saved, suggested_id
 from ui.staff_accounts import StaffAccounts
+from ui.unanswered_questions import QuestionGroup
 
 
 @pytest.fixture
@@ -162,3 +165,28 @@ def test_a_draft_is_approved_as_a_new_entry_or_as_an_alternate(editor: ContentEd
         editor="eka",
     )
     assert "gmn cara cek sisa pulsa sy" in editor.faq.get("cek-pulsa").entry.alternates
+
+
+def test_unanswered_cards_show_customers_questions_as_written() -> None:
+    group = QuestionGroup((HOSTILE, f"2. {HOSTILE}"), (1, 2), ("dialihkan / handed off",), "cek-pulsa", 0.7)
+    card = group_card(1, group)
+    assert card.startswith("**1. “") and "** · 2× · dialihkan / handed off" in card  # the app's own formatting
+    assert_inert(card)
+    assert f"“{HOSTILE}”" in as_read(card) and f"\n- 2. {HOSTILE}" in as_read(card)
+
+
+def test_a_refusal_quoting_what_was_chosen_is_shown_as_written(editor: ContentEditor) -> None:
+    group = QuestionGroup(("pulsa hilang",), (1,), ("dialihkan / handed off",), None, 0.0)
+    with pytest.raises(FaqEditError) as refused:
+        editor.add_group_as_alternates(group, HOSTILE)  # an entry id sent by the page, as is
+    line = not_saved(refused.value)
+    assert line.startswith("⛔ **Tidak disimpan / Not saved:** ")
+    assert_inert(line)
+    assert HOSTILE in as_read(line)
+
+
+def test_tables_of_customers_questions_are_plain_text(editor: ContentEditor) -> None:
+    with gr.Blocks() as page:
+        editor.build(page)
+    [drafts] = [block for block in page.blocks.values() if getattr(block, "elem_id", None) == "drafts-table"]
+    assert isinstance(drafts, gr.Dataframe) and drafts.datatype == "str"  # Gradio shows "str" cells HTML-escaped

@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 from conftest import make_settings
 
@@ -15,7 +16,10 @@ from bot.runtime import Runtime
 from ui.customer_chat import (
     CHANNEL,
     ChatSession,
+    ClientLimits,
     CustomerChat,
+    _address_of,
+    _customer_of,
     browser_state_secret,
     plain_markdown,
     render_delivery,
@@ -140,3 +144,35 @@ def test_the_browser_id_key_is_made_once_and_kept_private(tmp_path: Path) -> Non
     assert stat.S_IMODE((tmp_path / "var" / "web-state.key").stat().st_mode) == 0o600
     configured = make_settings(tmp_path, web_state_secret="from-the-environment")
     assert browser_state_secret(configured) == "from-the-environment"
+
+
+def test_a_lone_surrogate_or_a_huge_message_keeps_the_session_working(demo_runtime: Runtime) -> None:
+    chat = CustomerChat(demo_runtime)
+    session = ChatSession()
+    first = chat.send("cek pulsa \ud800", session, "browser-s")
+    assert first.reply is not None and first.reply.outcome is Outcome.ANSWER
+    huge = chat.send("a" * 5_000_000, session, "browser-s")
+    assert huge.reply is not None and phrases.MESSAGE_CUT["id"].split(":")[0] in huge.reply.text
+    assert all(len(m["content"]) < 10_000 and "\ud800" not in m["content"] for m in session.messages)
+    handed = chat.talk_to_person(session, "browser-s")  # the history holds both messages, as the core read them
+    assert handed.ticket is not None
+    assert all(len(m.text) <= 2000 for m in demo_runtime.handoffs.get(handed.ticket.id).messages)
+
+
+def test_one_address_may_open_only_so_many_tickets_and_send_only_so_many_messages(demo_runtime: Runtime) -> None:
+    settings = demo_runtime.settings.model_copy(update={"web_tickets_per_address": 2, "web_messages_per_address": 3})
+    chat = CustomerChat(demo_runtime)
+    chat.limits = ClientLimits(settings)
+    opened = [chat.talk_to_person(ChatSession(), f"api-{n}", address="10.0.0.1") for n in range(3)]
+    assert [r.ticket is not None for r in opened] == [True, True, False]
+    assert opened[2].reply is not None and opened[2].reply.text == phrases.TOO_MANY_HANDOFFS["id"]
+    assert chat.talk_to_person(ChatSession(), "api-x", address="10.0.0.2").ticket is not None  # another address
+    sent = [chat.send("cara cek pulsa", ChatSession(), f"api-m{n}", "10.0.0.3") for n in range(4)]
+    assert [r.reply.text == phrases.TOO_MANY_MESSAGES["id"] for r in sent if r.reply] == [False, False, False, True]
+
+
+def test_a_request_without_a_session_is_a_customer_of_its_own() -> None:
+    unnamed = SimpleNamespace(session_hash=None, client=SimpleNamespace(host="10.0.0.1"))
+    assert _customer_of(unnamed) != _customer_of(unnamed)  # type: ignore[arg-type]
+    assert _customer_of(SimpleNamespace(session_hash="abc")) == "abc"  # type: ignore[arg-type]
+    assert _address_of(unnamed) == "10.0.0.1"  # type: ignore[arg-type]

@@ -7,11 +7,12 @@ from types import SimpleNamespace
 
 import gradio as gr
 import pytest
+from test_ui_markdown_text import HOSTILE, as_read, assert_inert
 
 from bot.handoff_store import Ticket, TicketMessage
 from bot.messages import Question, Turn
 from bot.runtime import Runtime
-from ui.officer_console import OfficerConsole, customer_label, transcript_messages
+from ui.officer_console import OfficerConsole, customer_label, ticket_heading, transcript_messages
 from ui.staff_accounts import StaffAccounts, hash_password
 
 NOW = datetime(2026, 1, 5, 3, 0)
@@ -39,6 +40,20 @@ def test_transcripts_show_who_said_what() -> None:
     )
 
 
+def test_a_customers_name_and_messages_show_as_written_not_as_links_or_html() -> None:
+    messages = (
+        TicketMessage(1, 1, "customer", HOSTILE, "", NOW, True),
+        TicketMessage(2, 1, "officer", f"Anda menulis: {HOSTILE}", "siti", NOW, True),
+    )
+    ticket = Ticket(1, "telegram", "7", HOSTILE, "angry", "id", "open", NOW, NOW, messages)
+    heading = ticket_heading(ticket)
+    assert heading.startswith("### Tiket #1 · Telegram · ") and len(heading.splitlines()) == 2
+    shown = [heading, *(bubble["content"] for bubble in transcript_messages(ticket))]
+    for markdown in shown:
+        assert_inert(markdown)
+        assert HOSTILE in as_read(markdown)
+
+
 def test_the_queue_lists_open_tickets_from_every_channel_newest_first(demo_runtime: Runtime) -> None:
     conversations = demo_runtime.conversations
     first = conversations.request_person(
@@ -51,6 +66,17 @@ def test_the_queue_lists_open_tickets_from_every_channel_newest_first(demo_runti
     conversations.officer_reply(first.id, "Kami cek tagihannya.", "siti")
     assert console.queue()["#"].tolist() == [first.id, second.id]  # the latest activity comes first
     assert console.queue()["Kanal / Channel"].tolist() == ["Telegram", "Web"]
+
+
+def test_the_queue_shows_a_customers_name_as_plain_text(demo_runtime: Runtime) -> None:
+    question = Question("", "333", "telegram", (Turn("customer", "halo"),))
+    assert demo_runtime.conversations.request_person(question, customer_name=HOSTILE).ticket is not None
+    console = OfficerConsole(demo_runtime, StaffAccounts({}))
+    assert console.queue()["Pelanggan / Customer"].tolist() == [HOSTILE]  # not Markdown-escaped: the table is text
+    with gr.Blocks() as page:
+        console.build(page)
+    [queue] = [block for block in page.blocks.values() if getattr(block, "elem_id", None) == "officer-queue"]
+    assert isinstance(queue, gr.Dataframe) and queue.datatype == "str"  # Gradio shows "str" cells HTML-escaped
 
 
 def test_replies_and_closing_go_through_the_conversation_rules(demo_runtime: Runtime) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 from conftest import make_settings
+from fastapi import FastAPI
 
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -20,15 +21,17 @@ from ui.staff_accounts import hash_password
 # Test-only accounts; the hashes are made at run time, so no password hash of any kind is committed.
 EDITOR_LOGIN = ("eka", "editor-eka-secret")
 OFFICER_LOGIN = ("budi", "petugas-budi-secret")
+NO_ROLE_LOGIN = ("tamu", "tanpa-peran-secret")  # TANYA_WEB_ROLES does not list them
 
 
 @dataclass(frozen=True)
 class RunningWebApp:
-    """A served web app: its base URL (ending in /), the staff URL and the Runtime it serves."""
+    """A served web app: its base URL (ending in /), the staff URL, the Runtime it serves and the app itself."""
 
     url: str
     runtime: Runtime
     settings: Settings
+    app: FastAPI
 
     @property
     def staff_url(self) -> str:
@@ -53,11 +56,11 @@ def free_port() -> int:
 
 
 def web_settings(folder: Path) -> Settings:
-    """Settings for a workspace, with one editor (every role) and one officer (console only)."""
+    """Settings for a workspace, with one editor (every role), one officer (console only) and one user with no role."""
     return make_settings(
         folder,
-        web_users={EDITOR_LOGIN[0]: hash_password(EDITOR_LOGIN[1]), OFFICER_LOGIN[0]: hash_password(OFFICER_LOGIN[1])},
-        web_roles={OFFICER_LOGIN[0]: ["officer"]},
+        web_users={name: hash_password(password) for name, password in (EDITOR_LOGIN, OFFICER_LOGIN, NO_ROLE_LOGIN)},
+        web_roles={EDITOR_LOGIN[0]: ["officer", "editor", "analyst"], OFFICER_LOGIN[0]: ["officer"]},
         web_host="127.0.0.1",
         web_port=free_port(),
     )
@@ -78,7 +81,9 @@ def running_web_app(folder: Path) -> Iterator[RunningWebApp]:
     server = WebServer(runtime)
     try:
         url = server.start()
-        yield RunningWebApp(url, runtime, settings)
+        app = server._server.config.app  # the app uvicorn serves
+        assert isinstance(app, FastAPI)
+        yield RunningWebApp(url, runtime, settings, app)
     finally:
         server.stop()
         runtime.close()

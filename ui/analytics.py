@@ -151,7 +151,8 @@ class AnalyticsPage:
             y_lim=[0, None],
         )
         gr.Markdown("#### Pertanyaan tak terjawab teratas / Top unanswered questions")
-        unanswered = gr.Dataframe(interactive=False, wrap=True, elem_id="analytics-unanswered")
+        # Plain text: customers' questions must not render as Markdown or HTML.
+        unanswered = gr.Dataframe(datatype="str", interactive=False, wrap=True, elem_id="analytics-unanswered")
 
         def show(period_label: str, request: gr.Request) -> tuple[Any, ...]:
             self.accounts.require(request, ANALYST)

@@ -22,7 +22,9 @@ from bot.runtime import Runtime
 from ui import concurrency
 from ui.customer_chat import CustomerChat
 from ui.page_style import CSS, theme
+from ui.request_guard import install_origin_rules
 from ui.staff_accounts import StaffAccounts
+from ui.staff_login import install_staff_login
 from ui.staff_page import build_staff_page, login_message
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ def build_web_app(runtime: Runtime, accounts: StaffAccounts | None = None) -> Fa
         )
     blocked = blocked_folders(runtime)
     app = FastAPI(title="Tanya", docs_url=None, redoc_url=None, openapi_url=None)
+    install_origin_rules(app, runtime.settings.web_allowed_origins)
     common = {
         "server_name": runtime.settings.web_host,
         "server_port": runtime.settings.web_port,
@@ -74,7 +77,9 @@ def build_web_app(runtime: Runtime, accounts: StaffAccounts | None = None) -> Fa
         "theme": theme(),
         "css": CSS,
     }
-    staff = build_staff_page(runtime, accounts).queue(default_concurrency_limit=concurrency.CONSOLE)
+    # api_open=False: the /run routes, which skip the queue and its concurrency limits, are refused; API callers
+    # go through /call and the queue like the pages do.
+    staff = build_staff_page(runtime, accounts).queue(default_concurrency_limit=concurrency.CONSOLE, api_open=False)
     gr.mount_gradio_app(
         app,
         staff,
@@ -85,7 +90,8 @@ def build_web_app(runtime: Runtime, accounts: StaffAccounts | None = None) -> Fa
         max_file_size=runtime.settings.upload_max_bytes,
         **common,
     )
-    chat = CustomerChat(runtime).build().queue(default_concurrency_limit=concurrency.CHAT)
+    install_staff_login(app, staff, accounts, runtime.settings)
+    chat = CustomerChat(runtime).build().queue(default_concurrency_limit=concurrency.CHAT, api_open=False)
     # The chat accepts no files, so it serves none either (not even other apps' uploads).
     gr.mount_gradio_app(
         app,
@@ -104,11 +110,17 @@ class WebServer:
     def __init__(self, runtime: Runtime, host: str | None = None, port: int | None = None) -> None:
         self.host = host or runtime.settings.web_host
         self.port = port if port is not None else runtime.settings.web_port
+        proxies = runtime.settings.web_trusted_proxies
         config = uvicorn.Config(
             build_web_app(runtime),
             host=self.host,
             port=self.port,
+            # Only a configured proxy may name the client (the limits count per client address): uvicorn otherwise
+            # trusts X-Forwarded-For from 127.0.0.1, which any local process could forge.
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies or None,
             log_level="warning",
+            log_config=None,  # uvicorn's loggers propagate to the root handler, whose formatter masks
             lifespan="on",
             timeout_graceful_shutdown=5,
         )

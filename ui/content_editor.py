@@ -23,6 +23,7 @@ from ingest.faq_editor import EditableEntry, FaqEditError, FaqEditor
 from ingest.live_reindex import LiveReindexer
 from ingest.problems import KnowledgeBaseError
 from ui import concurrency
+from ui.markdown_text import plain_markdown
 from ui.staff_accounts import EDITOR, StaffAccounts
 from ui.unanswered_questions import QuestionGroup, group_unanswered, low_confidence_limit
 
@@ -54,6 +55,19 @@ def matches(item: EditableEntry, query: str) -> bool:
         [entry.id, entry.question, *entry.alternates, entry.answer, entry.answer_en or "", *entry.tags, item.file]
     ).casefold()
     return all(word in haystack for word in query.casefold().split())
+
+
+def group_card(number: int, group: QuestionGroup) -> str:
+    """An unanswered group as card Markdown; the customers' wordings are shown as written (never as links)."""
+    others = "".join(f"\n- {plain_markdown(q)}" for q in group.questions[1:6])
+    return (
+        f"**{number}. “{plain_markdown(group.representative)}”** · {group.count}× · {', '.join(group.reasons)}{others}"
+    )
+
+
+def not_saved(error: Exception) -> str:
+    """A refusal as a status line; the message may quote what was typed or chosen, so it is shown as written."""
+    return NOT_SAVED.format(plain_markdown(str(error)))
 
 
 def suggested_id(question: str) -> str:
@@ -113,14 +127,17 @@ class ContentEditor:
         as_alternate_of: str | None,
         editor: str,
     ) -> str:
-        """Turn a draft into a new entry, or into an alternate of the entry it duplicates; mark it approved."""
+        """Turn a draft into a new entry, or into an alternate of the entry it duplicates; mark it approved (a draft
+        decided already is refused before anything is written)."""
         if as_alternate_of:
-            change = self.faq.add_alternates(as_alternate_of, [question])
-            self.runtime.drafts.resolve(draft.id, approved=True, by=editor, entry_id=as_alternate_of)
+            change = self.runtime.drafts.approve(
+                draft.id, by=editor, write=lambda: self.faq.add_alternates(as_alternate_of, [question])
+            )
             return f"✅ Draf #{draft.id} ditambahkan sebagai alternatif `{as_alternate_of}` / added as an alternate. {change.reindexed}"
         fields = {"id": entry_id, "question": question, "answer": answer, "alternates": [], "tags": []}
-        change = self.faq.save(fields, version=None, file=file or None)
-        self.runtime.drafts.resolve(draft.id, approved=True, by=editor, entry_id=change.entry_id)
+        change = self.runtime.drafts.approve(
+            draft.id, by=editor, write=lambda: self.faq.save(fields, version=None, file=file or None)
+        )
         return f"✅ Draf #{draft.id} menjadi entri baru `{change.entry_id}` di {change.file} / became a new entry. {change.reindexed}"
 
     # --- documents -----------------------------------------------------------------------------------
@@ -351,7 +368,7 @@ class ContentEditor:
                 line = self.save(fields, loaded, file_value if loaded is None else None, editor)
             except (FaqEditError, KnowledgeBaseError) as error:
                 gr.Warning(str(error))
-                return [gr.skip()] * (len(form) + 1) + [NOT_SAVED.format(error), gr.skip(), gr.skip()]
+                return [gr.skip()] * (len(form) + 1) + [not_saved(error), gr.skip(), gr.skip()]
             item = self.faq.get(fields["id"])
             return [*form_values(item), item.version, line, *listing(query, request)]
 
@@ -371,7 +388,7 @@ class ContentEditor:
                 gr.Warning(str(error))
                 return [
                     *[gr.skip()] * (len(form) + 1),
-                    NOT_SAVED.format(error),
+                    not_saved(error),
                     gr.Row(visible=False),
                     gr.skip(),
                     gr.skip(),
@@ -446,10 +463,7 @@ class ContentEditor:
             choices = self._entry_choices()
             for number, group in enumerate(found[:MAX_GROUP_CARDS], start=1):
                 with gr.Group(elem_classes=["tanya-card"]):
-                    others = "".join(f"\n- {q}" for q in group.questions[1:6])
-                    gr.Markdown(
-                        f"**{number}. “{group.representative}”** · {group.count}× · {', '.join(group.reasons)}{others}"
-                    )
+                    gr.Markdown(group_card(number, group))
                     with gr.Row():
                         target = gr.Dropdown(
                             choices=choices, value=group.suggested_entry, label="Entri / Entry", scale=3
@@ -489,7 +503,7 @@ class ContentEditor:
                 line = self.add_group_as_alternates(group, entry_id or "")
             except FaqEditError as error:
                 gr.Warning(str(error))
-                return gr.skip(), NOT_SAVED.format(error)
+                return gr.skip(), not_saved(error)
             gr.Info(line)
             return self.unanswered_groups(), line
 
@@ -509,6 +523,7 @@ class ContentEditor:
             with gr.Column(scale=5):
                 table = gr.Dataframe(
                     headers=DRAFT_COLUMNS,
+                    datatype="str",  # plain text: customers' questions must not render as Markdown or HTML
                     interactive=False,
                     wrap=True,
                     max_height=460,
@@ -555,7 +570,7 @@ class ContentEditor:
             )
             return [
                 draft.id,
-                f"**Draf #{draft.id}** dari / from {draft.officer or 'petugas'} · {note}",
+                f"**Draf #{draft.id}** dari / from {plain_markdown(draft.officer or 'petugas')} · {note}",
                 draft.question,
                 draft.answer,
                 suggested_id(draft.question),
@@ -596,7 +611,7 @@ class ContentEditor:
                         )
                 except (FaqEditError, DraftNotFoundError) as error:
                     gr.Warning(str(error))
-                    return [*[gr.skip()] * 6, NOT_SAVED.format(error), gr.skip()]
+                    return [*[gr.skip()] * 6, not_saved(error), gr.skip()]
                 gr.Info(line)
                 return [*show(None), line, listing(request)]
 
@@ -657,7 +672,7 @@ class ContentEditor:
                 line = self.upload(Path(path), replace_existing)
             except (UploadRejectedError, KnowledgeBaseError) as error:
                 gr.Warning(str(error))
-                return None, f"⛔ **Ditolak / Rejected:** {error}", docs_list(request)
+                return None, f"⛔ **Ditolak / Rejected:** {plain_markdown(str(error))}", docs_list(request)
             gr.Info(line)
             return None, line, docs_list(request)
 

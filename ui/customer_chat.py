@@ -5,7 +5,8 @@ The conversation rules live in the core (`ConversationService`); this module tur
 browser's storage (encrypted by Gradio), so a reload keeps the conversation and an open ticket's officer replies.
 When an officer has the conversation, a timer delivers their replies from the handoff outbox.
 The same rules are also offered as API endpoints: `/chat` (message in, reply text out), `/talk_to_person`
-and `/officer_messages`.
+and `/officer_messages`. An API caller is one customer per Gradio session; a call without a session is a customer of
+its own, never a shared one. Messages and new tickets are limited per customer and per client address.
 """
 
 from __future__ import annotations
@@ -16,14 +17,18 @@ import re
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import gradio as gr
 
 from bot import phrases
-from bot.conversation import TurnResult
+from bot.conversation import TurnResult, notice_reply
+from bot.flood_guard import FloodGuard, FloodVerdict
 from bot.handoff_store import TicketMessage
+from bot.language import detect_language
+from bot.message_bounds import bound_text
 from bot.messages import Outcome, Question, Reply, Turn
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -125,12 +130,33 @@ def browser_state_secret(settings: Settings) -> str:
     return key
 
 
+class ClientLimits:
+    """How much one web customer and one client address may send: messages a minute, new tickets an hour."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._per_customer = FloodGuard(settings.flood_messages, settings.flood_window_seconds)
+        self._per_address = FloodGuard(settings.web_messages_per_address, 60.0)
+        self._tickets = FloodGuard(settings.web_tickets_per_address, 3600.0)
+
+    def admit_message(self, customer: str, address: str) -> bool:
+        """Count one message; False when the customer or their address is over its limit."""
+        by_customer = self._per_customer.check(customer)
+        by_address = self._per_address.check(address)
+        return by_customer is FloodVerdict.ALLOW and by_address is FloodVerdict.ALLOW
+
+    def ticket_admitter(self, address: str) -> Callable[[], bool]:
+        """What the conversation service asks before it opens a ticket for a customer at `address`."""
+        return lambda: self._tickets.check(address) is FloodVerdict.ALLOW
+
+
 class CustomerChat:
     """The web channel: turns browser sessions into questions for the conversation service."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.conversations = runtime.conversations
+        self.limits = ClientLimits(runtime.settings)
+        self._max_chars = runtime.settings.message_max_chars
         self._sessions: OrderedDict[str, ChatSession] = OrderedDict()
         self._sessions_lock = threading.Lock()
 
@@ -159,15 +185,21 @@ class CustomerChat:
         return customer
 
     # --- the conversation ------------------------------------------------------------------------------
-    def send(self, text: str, session: ChatSession, customer: str) -> TurnResult:
+    def send(self, text: str, session: ChatSession, customer: str, address: str = "") -> TurnResult:
         """Handle one customer message within the session (answer, or forward to the officer)."""
         session.customer = session.customer or customer
-        text = text.strip()
+        # The session keeps the message as the core reads it (cleaned and cut), however long it came.
+        shown = bound_text(text, self._max_chars).text
+        if not self.limits.admit_message(session.customer, address):
+            notice = notice_reply(phrases.TOO_MANY_MESSAGES, detect_language(shown))
+            session.add("user", plain_markdown(shown))
+            session.add("assistant", render_reply(notice))
+            return TurnResult(reply=notice)
         question = Question(text, session.customer, CHANNEL, tuple(session.turns[-HISTORY_TURNS:]))
         # Recorded before answering, so a "talk to a person" pressed meanwhile hands this message over too.
-        session.add("user", plain_markdown(text))
-        session.turns.append(Turn("customer", text))
-        result = self.conversations.handle(question)
+        session.add("user", plain_markdown(shown))
+        session.turns.append(Turn("customer", shown))
+        result = self.conversations.handle(question, admit_ticket=self.limits.ticket_admitter(address))
         if result.reply is not None:
             session.add("assistant", render_reply(result.reply), result.interaction_id)
             session.turns.append(Turn("bot", result.reply.text))
@@ -175,11 +207,11 @@ class CustomerChat:
             session.ticket_id = result.ticket.id
         return result
 
-    def talk_to_person(self, session: ChatSession, customer: str, text: str = "") -> TurnResult:
+    def talk_to_person(self, session: ChatSession, customer: str, text: str = "", address: str = "") -> TurnResult:
         """The "talk to a person" button: open a ticket with the conversation so far."""
         session.customer = session.customer or customer
         question = Question(text, session.customer, CHANNEL, tuple(session.turns[-HISTORY_TURNS:]))
-        result = self.conversations.request_person(question)
+        result = self.conversations.request_person(question, admit_ticket=self.limits.ticket_admitter(address))
         if result.ticket is not None:
             session.ticket_id = result.ticket.id
         if result.reply is not None:
@@ -213,7 +245,8 @@ class CustomerChat:
     # --- API endpoints ---------------------------------------------------------------------------------
     def api_chat(self, message: str, request: gr.Request) -> str:
         """Answer one customer message and return the reply text (while an officer has the conversation, a notice)."""
-        result = self.send(message, ChatSession(), _customer_of(request))
+        message = message if isinstance(message, str) else ""  # a raw API call may send null or a number
+        result = self.send(message, ChatSession(), _customer_of(request), _address_of(request))
         if result.reply is not None:
             return result.reply.text
         lang = result.ticket.lang if result.ticket else "id"
@@ -221,7 +254,8 @@ class CustomerChat:
 
     def api_talk_to_person(self, message: str, request: gr.Request) -> str:
         """Hand this session's conversation to an officer; returns what the bot tells the customer."""
-        result = self.talk_to_person(ChatSession(), _customer_of(request), message)
+        message = message if isinstance(message, str) else ""
+        result = self.talk_to_person(ChatSession(), _customer_of(request), message, _address_of(request))
         if result.reply is not None:
             return result.reply.text
         return phrases.FORWARDED[result.ticket.lang if result.ticket else "id"]
@@ -280,7 +314,7 @@ class CustomerChat:
             def on_send(text: str, state: ChatSession, request: gr.Request) -> tuple[Any, ...]:
                 if not text.strip():
                     return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-                self.send(text, state, _customer_of(request))
+                self.send(text, state, _customer_of(request), _address_of(request))
                 return "", state.messages, _status(state), gr.Timer(active=state.ticket_id is not None)
 
             def on_example(state: ChatSession, selected: gr.SelectData, request: gr.Request) -> tuple[Any, ...]:
@@ -289,7 +323,7 @@ class CustomerChat:
                 return on_send(text, state, request)
 
             def on_person(state: ChatSession, request: gr.Request) -> tuple[Any, ...]:
-                self.talk_to_person(state, _customer_of(request))
+                self.talk_to_person(state, _customer_of(request), address=_address_of(request))
                 return state.messages, _status(state), gr.Timer(active=state.ticket_id is not None)
 
             def on_tick(state: ChatSession) -> tuple[Any, ...]:
@@ -358,8 +392,15 @@ class CustomerChat:
 
 
 def _customer_of(request: gr.Request) -> str:
-    """The customer id of a browser (or API client) session."""
-    return str(request.session_hash or "anonymous")
+    """The customer id of an API client's Gradio session; a call without a session is a customer of its own (a shared
+    fallback id would put every such caller into one conversation and one ticket)."""
+    return str(request.session_hash or f"api-{secrets.token_urlsafe(16)}")
+
+
+def _address_of(request: gr.Request) -> str:
+    """The client address the limits count against (the peer; behind a proxy, see web_trusted_proxies)."""
+    client = getattr(request, "client", None)
+    return str(getattr(client, "host", "") or "")
 
 
 def _status(session: ChatSession) -> Any:

@@ -17,7 +17,7 @@ from bot.handoff_store import Ticket, TicketMessage, TicketNotFoundError
 from bot.masking import mask_personal_data
 from bot.runtime import Runtime
 from ui import concurrency
-from ui.customer_chat import plain_markdown
+from ui.markdown_text import plain_markdown
 from ui.staff_accounts import OFFICER, StaffAccounts
 
 QUEUE_REFRESH_SECONDS = 5.0
@@ -38,6 +38,16 @@ def customer_label(ticket: Ticket) -> str:
     return mask_personal_data(ticket.customer_name or f"Telegram {ticket.customer}")
 
 
+def ticket_heading(ticket: Ticket) -> str:
+    """The conversation's heading as Markdown; the customer's name (a Telegram first name) is shown as written."""
+    state = "🟢 terbuka / open" if ticket.is_open else "⚪ ditutup / closed"
+    who = plain_markdown(" ".join(customer_label(ticket).split()))
+    return (
+        f"### Tiket #{ticket.id} · {ticket.channel.capitalize()} · {who}\n"
+        f"{state} · {REASON_LABELS.get(ticket.reason, ticket.reason)}"
+    )
+
+
 def transcript_messages(ticket: Ticket) -> list[dict[str, str]]:
     """A ticket's messages as chat bubbles: the customer on the right, bot, officers and notices on the left."""
     return [_bubble(m) for m in ticket.messages if m.text.strip()]
@@ -47,7 +57,7 @@ def _bubble(message: TicketMessage) -> dict[str, str]:
     text = plain_markdown(mask_personal_data(message.text))
     if message.role == "customer":
         return {"role": "user", "content": text}
-    author = f" · {message.author}" if message.role == "officer" and message.author else ""
+    author = f" · {plain_markdown(message.author)}" if message.role == "officer" and message.author else ""
     pending = " · ⏳ belum terkirim / not delivered yet" if not message.delivered else ""
     return {
         "role": "assistant",
@@ -136,6 +146,7 @@ class OfficerConsole:
                 queue = gr.Dataframe(
                     value=None,
                     headers=QUEUE_COLUMNS,
+                    datatype="str",  # plain text: customers' names must not render as Markdown or HTML
                     interactive=False,
                     wrap=True,
                     max_height=420,
@@ -177,12 +188,7 @@ class OfficerConsole:
             if ticket_id is None:
                 return "### Percakapan / Conversation\nBelum ada tiket dipilih. / No ticket selected.", []
             ticket = self._ticket(ticket_id)
-            state = "🟢 terbuka / open" if ticket.is_open else "⚪ ditutup / closed"
-            title = (
-                f"### Tiket #{ticket.id} · {ticket.channel.capitalize()} · {customer_label(ticket)}\n"
-                f"{state} · {REASON_LABELS.get(ticket.reason, ticket.reason)}"
-            )
-            return title, transcript_messages(ticket)
+            return ticket_heading(ticket), transcript_messages(ticket)
 
         def pick(event: gr.SelectData, request: gr.Request) -> tuple[Any, ...]:
             row = event.row_value or []

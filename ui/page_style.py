@@ -59,13 +59,12 @@ CUSTOMER_HEADER = """
 
 
 def staff_header(user: str, roles: str) -> str:
-    """The staff page's header with who is logged in and a way out."""
+    """The staff page's header with who is logged in (the log-out button is beside it, ui/staff_page.py)."""
     return f"""
 <div class="tanya-brand">
   <div>
     <h1>🛠️ Tanya — Area Staf / Staff</h1>
     <p>Masuk sebagai / Signed in as <b>{html.escape(user)}</b> · {html.escape(roles)}</p>
   </div>
-  <a href="logout">Keluar / Log out</a>
 </div>
 """

@@ -28,6 +28,16 @@ LOGIN_MESSAGE = (
 )
 
 
+# Logging out is a POST (ui/staff_login.py refuses a GET, which any link or image could send); the reload then shows
+# the login form.
+LOG_OUT_JS = """
+async () => {
+  const page = window.location.pathname.replace(/\\/?$/, "/");
+  await fetch(page + "logout", { method: "POST", credentials: "same-origin" });
+  window.location.reload();
+}
+"""
+
 MODEL_STATUS_SECONDS = 5.0
 _BAR_CELLS = 20
 
@@ -75,6 +85,9 @@ def build_staff_page(runtime: Runtime, accounts: StaffAccounts) -> gr.Blocks:
     analytics = AnalyticsPage(runtime, accounts)
     with gr.Blocks(title="Tanya — Area Staf / Staff", analytics_enabled=False) as page:
         header = gr.HTML(staff_header("…", ""), elem_id="staff-header")
+        log_out = gr.Button("Keluar / Log out", size="sm", variant="secondary", elem_id="staff-log-out")
+        # Only the browser acts (no Python runs), so there is nothing to limit.
+        log_out.click(None, js=LOG_OUT_JS, concurrency_limit=None)
         status = gr.Markdown(model_status(runtime), elem_id="model-status")
         if runtime.upgrade is not None:
             timer = gr.Timer(MODEL_STATUS_SECONDS)

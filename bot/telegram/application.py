@@ -28,14 +28,15 @@ from telegram.ext import (
 )
 
 from bot.conversation import TurnResult
+from bot.flood_guard import FloodGuard, FloodVerdict
 from bot.handoff_store import Ticket
+from bot.masking import mask_personal_data
 from bot.messages import Question, Turn
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.telegram import phrases as tg
 from bot.telegram.channel_store import TelegramChannelStore
 from bot.telegram.error_report import ErrorReport
-from bot.telegram.flood_guard import FloodGuard, FloodVerdict
 from bot.telegram.officers_group import OfficersGroup, officer_name
 from bot.telegram.outbox_courier import CHANNEL, OutboxCourier
 from bot.telegram.rendering import (
@@ -328,4 +329,6 @@ def _message_text(update: Update) -> str:
 
 
 def _customer_name(update: Update) -> str:
-    return update.effective_user.full_name if update.effective_user else ""
+    # Masked where it enters: a name may hold a phone number ("Budi 0812-3456-7890"), and it reaches the ticket,
+    # the officers' group and the logs.
+    return mask_personal_data(update.effective_user.full_name) if update.effective_user else ""

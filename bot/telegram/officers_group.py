@@ -12,6 +12,7 @@ from telegram.error import TelegramError
 
 from bot.business_hours import BusinessHours
 from bot.handoff_store import Ticket
+from bot.masking import mask_personal_data
 from bot.telegram.channel_store import TelegramChannelStore
 from bot.telegram.rendering import as_html, render_forwarded, render_ticket
 
@@ -19,8 +20,8 @@ log = logging.getLogger(__name__)
 
 
 def officer_name(user: User) -> str:
-    """How an officer is recorded on a ticket: name and Telegram user id."""
-    return f"{user.full_name} (tg:{user.id})"[:100]
+    """How an officer is recorded on a ticket: name (masked: it may hold a phone number) and Telegram user id."""
+    return f"{mask_personal_data(user.full_name)} (tg:{user.id})"[:100]
 
 
 class OfficersGroup:

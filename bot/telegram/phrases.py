@@ -40,10 +40,7 @@ NON_TEXT = {
     "en": 'Sorry, I can only read text messages. Please type your question, for example "how do I check my data".',
 }
 
-FLOOD = {
-    "id": "Anda mengirim terlalu banyak pesan dalam waktu singkat. Mohon tunggu sebentar sebelum mengirim lagi.",
-    "en": "You are sending too many messages too quickly. Please wait a moment before sending more.",
-}
+FLOOD = phrases.TOO_MANY_MESSAGES
 
 HANDLER_ERROR = {
     "id": "Maaf, terjadi gangguan saat memproses pesan Anda. Silakan coba lagi sebentar lagi.",

@@ -3,6 +3,7 @@ seconds of start, the tuned model is built in the background and taken into use 
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -52,7 +53,14 @@ def test_serve_answers_at_once_and_takes_the_tuned_model_into_use_without_a_rest
         assert sum("Fine-tuning: step" in line for line in lines) <= 5  # a line a quarter
     finally:
         stop_server(server)
-    # Stopped as by systemd; uvicorn may complain about the chat clients' closed streams, Tanya's code may not fail.
-    ours = [line for line in lines if 'File "' in line and ("/bot/" in line or "/ui/" in line)]
+    # Stopped as by systemd. uvicorn cancels the streams chat clients left open once its graceful-shutdown time is up
+    # and logs each cancellation with the stack it cut (our middleware is on it); any other traceback through Tanya's
+    # code is a failure.
+    tracebacks = re.split(r"(?=Traceback \(most recent call last\))", "".join(lines))[1:]
+    ours = [
+        t
+        for t in tracebacks
+        if re.search(r'File "[^"]*/(bot|ui)/', t) and "timeout graceful shutdown exceeded" not in t
+    ]
     assert server.returncode in (0, 130) and not ours, "".join(lines[-30:])
     assert len(list((tmp_path / "work" / "models").glob("tuned-kb-*/tanya-tuning.json"))) == 1  # kept for next start

@@ -1,10 +1,12 @@
-"""Per-user flood control: a user over the limit is told once, then ignored until the window has passed."""
+"""Flood control per sender (a Telegram user, a web customer, a client address): a sender over the limit is told
+once, then ignored until the window has passed. Every channel uses it; the key is whatever identifies the sender."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from enum import StrEnum
 
 # Past this many tracked users, the idle ones are forgotten (memory stays bounded on a busy bot).
@@ -24,14 +26,18 @@ class FloodGuard:
         self.limit = limit
         self.window = window
         self._clock = clock
-        self._recent: dict[int, deque[float]] = {}
-        self._held_until: dict[int, float] = {}
+        self._recent: dict[Hashable, deque[float]] = {}
+        self._held_until: dict[Hashable, float] = {}
+        self._lock = threading.Lock()  # the web channel checks from several worker threads
 
-    def check(self, user: int) -> FloodVerdict:
+    def check(self, user: Hashable) -> FloodVerdict:
         """Count one message from `user` and say whether to handle it."""
         if self.limit <= 0:
             return FloodVerdict.ALLOW
-        now = self._clock()
+        with self._lock:
+            return self._check(user, self._clock())
+
+    def _check(self, user: Hashable, now: float) -> FloodVerdict:
         held_until = self._held_until.get(user)
         if held_until is not None:
             if now < held_until:
@@ -53,3 +59,5 @@ class FloodGuard:
             return
         for user in [u for u, times in self._recent.items() if not times or times[-1] <= now - self.window]:
             del self._recent[user]
+        for user in [u for u, until in self._held_until.items() if until <= now]:
+            del self._held_until[user]
