@@ -31,6 +31,7 @@ class Database:
         import bot.handoff_store  # noqa: F401
         import bot.interaction_log  # noqa: F401
         import bot.telegram.channel_store  # noqa: F401
+        import bot.telegram.group_outbox  # noqa: F401
 
         Base.metadata.create_all(self.engine)
 

@@ -13,6 +13,7 @@ from bot.faq_drafts import DraftStore
 from bot.handoff_store import HandoffStore
 from bot.interaction_log import InteractionLog
 from bot.settings import Settings
+from bot.ticket_maintenance import TicketMaintenance
 
 if TYPE_CHECKING:
     from bot.model_upgrade import ModelUpgrade
@@ -29,6 +30,7 @@ class Runtime:
     interactions: InteractionLog
     conversations: ConversationService
     drafts: DraftStore
+    maintenance: TicketMaintenance  # the one idle-ticket loop; channels add listeners
     upgrade: ModelUpgrade | None = None  # the tuned model being built while the base model answers
 
     @classmethod
@@ -40,7 +42,8 @@ class Runtime:
         interactions = InteractionLog(database)
         drafts = DraftStore(database)
         conversations = ConversationService(engine, handoffs, interactions, drafts)
-        return cls(settings, engine, database, handoffs, interactions, conversations, drafts)
+        maintenance = TicketMaintenance(conversations)
+        return cls(settings, engine, database, handoffs, interactions, conversations, drafts, maintenance)
 
     def close(self) -> None:
         if self.upgrade is not None:

@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAINTENANCE_SECONDS = 60.0
-
 
 def serve(settings: Settings, *, web: bool, telegram: bool) -> None:
     """Run the selected channels over one engine until interrupted."""
@@ -46,7 +44,9 @@ def serve(settings: Settings, *, web: bool, telegram: bool) -> None:
         _sync_knowledge_base(runtime)
         if upgrading:
             runtime.upgrade = ModelUpgrade(settings, runtime.engine).start()
-        maintenance = threading.Thread(target=_maintain, args=(runtime, stop), name="tanya-maintenance", daemon=True)
+        maintenance = threading.Thread(
+            target=runtime.maintenance.run, args=(stop,), name="tanya-maintenance", daemon=True
+        )
         maintenance.start()
         if telegram and token:
             from bot.telegram.runner import TelegramRunner
@@ -132,14 +132,3 @@ def _sync_knowledge_base(runtime: Runtime) -> None:
 
 def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
-
-
-def _maintain(runtime: Runtime, stop: threading.Event) -> None:
-    """Close idle tickets every minute until `stop` is set."""
-    while not stop.wait(MAINTENANCE_SECONDS):
-        try:
-            closed = runtime.conversations.close_idle_tickets()
-            if closed:
-                log.info("Closed %d idle ticket(s)", len(closed))
-        except Exception:  # one failed round must not end maintenance for the life of the server
-            log.exception("Ticket maintenance failed")

@@ -482,6 +482,8 @@ class FaqEditor:
         self._verify(path, file, old_text, new_text, entry_id, entry)
         try:
             result = write_and_reindex(path, new_text.encode("utf-8"), self.on_saved, file)
+        except OSError as error:  # disk full, read-only, permissions: the write is atomic, so the file is as it was
+            raise FaqEditError(f"{file} could not be written ({error.strerror or error}); nothing was saved") from error
         except ReindexError as error:
             if isinstance(error.cause, KnowledgeBaseError) and error.restore_error is None:
                 raise EntryInvalidError("; ".join(p.message for p in error.cause.problems)) from error

@@ -14,6 +14,8 @@ from bot.settings import Settings
 from ingest.knowledge_base import load_knowledge_base
 from ingest.sync import sync_index
 
+pytest_plugins = ("fault_suite",)  # the fault suite's table at the end of every run
+
 REPO = Path(__file__).resolve().parent.parent
 DEMO_KB = REPO / "kb"
 HELDOUT_KB = REPO / "evals" / "heldout" / "kb"

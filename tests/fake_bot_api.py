@@ -3,6 +3,9 @@
 It serves queued updates to getUpdates (long polling), answers sendMessage and friends the way Telegram does
 (including "can't parse entities" for bad HTML and "message is too long" past 4,096), records every request with
 the time it arrived, can answer one request with 429 retry_after, and can post updates to the bot's webhook.
+By default an update is gone once served; with `keep_until_confirmed` it is served again until a later getUpdates
+confirms it with a higher offset, as Telegram does. Observers see each request as it is recorded, before it is
+answered (a test can kill the bot at that instant).
 """
 
 from __future__ import annotations
@@ -71,8 +74,14 @@ class FakeUser:
 
 
 @dataclass
+class _Queued:
+    update: dict[str, Any]
+    served: bool = False
+
+
+@dataclass
 class _State:
-    updates: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[_Queued] = field(default_factory=list)
     calls: list[ApiCall] = field(default_factory=list)
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
@@ -117,8 +126,9 @@ def _utf16_len(text: str) -> int:
 class FakeBotApi:
     """The fake server; use as a context manager. `base_url` is what TANYA_TELEGRAM_BASE_URL should be."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, keep_until_confirmed: bool = False) -> None:
         self.token = token
+        self.keep_until_confirmed = keep_until_confirmed
         self.bot_user = {
             "id": BOT_ID,
             "is_bot": True,
@@ -129,6 +139,7 @@ class FakeBotApi:
             "supports_inline_queries": False,
         }
         self._state = _State()
+        self._observers: list[Callable[[ApiCall], None]] = []
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._new_updates: asyncio.Event | None = None
@@ -186,11 +197,15 @@ class FakeBotApi:
     # --- what Telegram would send the bot -------------------------------------------------------
     def push(self, update: dict[str, Any]) -> dict[str, Any]:
         """Queue an update for getUpdates (the same dict twice is a repeated delivery)."""
+        return self.push_all([update])[0]
+
+    def push_all(self, updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Queue updates together, so one getUpdates serves them all (many users writing at once)."""
         with self._lock:
-            self._state.updates.append(update)
+            self._state.updates.extend(_Queued(u) for u in updates)
         if self._loop is not None and self._new_updates is not None:
             self._loop.call_soon_threadsafe(self._new_updates.set)
-        return update
+        return updates
 
     def message_update(
         self,
@@ -247,6 +262,11 @@ class FakeBotApi:
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
         with httpx.Client(trust_env=False, timeout=10) as client:
             return client.post(webhook["url"], json=update, headers=headers).status_code
+
+    def observe(self, observer: Callable[[ApiCall], None]) -> None:
+        """Call `observer` with every request as it is recorded, on the server's thread, before it is answered."""
+        with self._lock:
+            self._observers.append(observer)
 
     # --- inspection -----------------------------------------------------------------------------
     @property
@@ -328,15 +348,19 @@ class FakeBotApi:
         return web.json_response(body, status=status)
 
     def _record(self, method: str, params: dict[str, Any], at: float, status: int) -> None:
+        call = ApiCall(method, params, at, status)
         with self._lock:
-            self._state.calls.append(ApiCall(method, params, at, status))
+            self._state.calls.append(call)
+            observers = list(self._observers)
+        for observer in observers:
+            observer(call)
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         assert self._new_updates is not None
         deadline = time.monotonic() + min(float(params.get("timeout") or 0), 30.0)
         while True:
             with self._lock:
-                updates, self._state.updates = self._state.updates, []
+                updates = self._serve_updates(int(params.get("offset") or 0))
                 self._new_updates.clear()
             if updates or self._closing or time.monotonic() >= deadline:
                 return updates
@@ -344,6 +368,18 @@ class FakeBotApi:
                 await asyncio.wait_for(self._new_updates.wait(), deadline - time.monotonic())
             except TimeoutError:
                 return []
+
+    def _serve_updates(self, offset: int) -> list[dict[str, Any]]:
+        """The updates a getUpdates gets (call with the lock held). An update served before and now confirmed by
+        `offset` is dropped; a repeated delivery queued by `push` is served once whatever its id."""
+        queue = self._state.updates
+        if not self.keep_until_confirmed:
+            self._state.updates = []
+            return [q.update for q in queue]
+        queue[:] = [q for q in queue if not (q.served and q.update["update_id"] < offset)]
+        for queued in queue:
+            queued.served = True
+        return [q.update for q in queue]
 
     def _methods(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
         return {

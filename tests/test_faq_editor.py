@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import errno
+import os
 import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -116,6 +120,7 @@ def test_multiline_answers_are_written_as_readable_blocks(kb: Path) -> None:
 LINE_BREAKS = ["\r\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
 
 
+@pytest.mark.fault("U+2028, \\x85, \\x0c… in an answer", "saved as a newline; later entries stay editable")
 @pytest.mark.parametrize(
     "first, later", [("cek-pulsa", "pulsa-darurat"), ("nada-sambung", "kabari")], ids=["yaml", "csv"]
 )
@@ -244,6 +249,7 @@ def test_ingest_rules_validate_the_entry(kb: Path) -> None:
     assert not (kb / "faq" / "editor.yaml").exists()
 
 
+@pytest.mark.fault("two editors saving one entry at once", "the second is refused, the first kept")
 def test_the_second_of_two_concurrent_saves_is_refused(kb: Path) -> None:
     editor = FaqEditor(kb)
     first, version = fields_of(editor, "cek-pulsa")
@@ -275,6 +281,7 @@ def test_alternates_are_added_once(kb: Path) -> None:
     assert editor.add_alternates("cek-pulsa", ["sisa pulsa brp"]).action == "unchanged"
 
 
+@pytest.mark.fault("the re-index after a save fails", "the old file is back, and re-indexed")
 def test_a_failed_reindex_restores_the_file(kb: Path) -> None:
     calls: list[Path] = []
 
@@ -337,3 +344,47 @@ def test_deleting_the_last_entry_leaves_a_valid_empty_file(kb: Path) -> None:
     assert read_faq_file(kb / "faq" / "editor.yaml", "faq/editor.yaml").problems == []
     editor.save({"id": "lagi", "question": "Q2?", "answer": "A2."}, version=None)
     assert [e.entry.id for e in editor.entries() if e.file == "faq/editor.yaml"] == ["lagi"]
+
+
+@pytest.mark.fault("two editors saving two entries of one file at once", "both land; the rest of the file intact")
+def test_two_editors_saving_two_entries_of_one_file_at_once_both_land(kb: Path) -> None:
+    editor = FaqEditor(kb)
+    changes = {"cek-pulsa": "Jawaban baru cek pulsa.", "transfer-pulsa": "Jawaban baru transfer."}
+    opened = {entry_id: fields_of(editor, entry_id) for entry_id in changes}
+    start = threading.Barrier(len(changes))
+
+    def save(entry_id: str) -> None:
+        fields, version = opened[entry_id]
+        start.wait()
+        editor.save({**fields, "answer": changes[entry_id]}, version=version)
+
+    with ThreadPoolExecutor(len(changes)) as pool:
+        list(pool.map(save, changes))
+    assert {entry_id: editor.get(entry_id).entry.answer for entry_id in changes} == changes
+    assert editor.get("pulsa-darurat").entry.answer.startswith("Pinjaman pulsa")  # the file's other entry is intact
+
+
+@pytest.mark.fault("disk full on save", "a plain error; the file as it was; the next save works")
+def test_a_full_disk_refuses_the_save_plainly_and_leaves_the_file_as_it_was(
+    kb: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    editor = FaqEditor(kb)
+    fields, version = fields_of(editor, "cek-pulsa")
+    real_fdopen = os.fdopen
+
+    def full_disk(descriptor: int, *args: object, **kwargs: object) -> object:
+        handle = real_fdopen(descriptor, *args, **kwargs)  # type: ignore[call-overload]
+
+        def write(_data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        handle.write = write
+        return handle
+
+    monkeypatch.setattr("ingest.reindexed_write.os.fdopen", full_disk)
+    with pytest.raises(FaqEditError, match="No space left on device.*nothing was saved"):
+        editor.save({**fields, "answer": "Baru."}, version=version)
+    monkeypatch.undo()
+    assert (kb / "faq" / "pulsa.yaml").read_text(encoding="utf-8") == MAPPING_FILE
+    assert sorted(p.name for p in (kb / "faq").iterdir()) == ["layanan.csv", "masa-aktif.yaml", "pulsa.yaml"]
+    assert editor.save({**fields, "answer": "Baru."}, version=version).action == "updated"  # and it works after

@@ -88,6 +88,7 @@ def test_csv_with_byte_order_mark_and_blank_rows_is_read(tmp_path: Path) -> None
     assert [e.id for e in entries] == ["cek-pulsa", "isi-pulsa"]
 
 
+@pytest.mark.fault("malformed YAML", "named with its file and line")
 @pytest.mark.parametrize(
     ("text", "line", "fragment"),
     [
@@ -135,6 +136,7 @@ STRAY_QUOTES = {
 }
 
 
+@pytest.mark.fault("a stray quote in a CSV file", "named at its line; no row after it is swallowed")
 @pytest.mark.parametrize("rows", STRAY_QUOTES.values(), ids=STRAY_QUOTES.keys())
 def test_a_stray_quote_is_named_at_its_line_instead_of_swallowing_the_rows_after_it(tmp_path: Path, rows: str) -> None:
     entries, problems = read(tmp_path, "kutip.csv", CSV_ENTRIES + rows)

@@ -146,6 +146,7 @@ def test_every_problem_in_every_file_is_reported_together(tmp_path: Path) -> Non
     assert all(f"  - {s}" in message for s in shown)
 
 
+@pytest.mark.fault("a stray quote in a CSV file, then a sync", "the index is left as it was")
 def test_a_stray_quote_in_a_csv_file_leaves_the_index_as_it_was(tmp_path: Path) -> None:
     root = write(tmp_path / "kb", {"faq/roaming.csv": ROAMING_CSV + "roaming-data,Roaming data?,,Tekan *123*6#.,,\n"})
     settings = make_settings(tmp_path)

@@ -26,7 +26,7 @@ import gradio as gr
 from bot import phrases
 from bot.conversation import TurnResult, notice_reply
 from bot.flood_guard import FloodGuard, FloodVerdict
-from bot.handoff_store import TicketMessage
+from bot.handoff_store import Ticket, TicketMessage
 from bot.language import detect_language
 from bot.message_bounds import bound_text
 from bot.messages import Outcome, Question, Reply, Turn
@@ -182,6 +182,8 @@ class CustomerChat:
             ticket = self.runtime.handoffs.find_open(CHANNEL, page.customer)
             if ticket is not None:
                 page.ticket_id = ticket.id
+                if not page.messages:
+                    _show_ticket(page, ticket)
         return customer
 
     # --- the conversation ------------------------------------------------------------------------------
@@ -389,6 +391,20 @@ class CustomerChat:
             gr.api(self.api_talk_to_person, api_name="talk_to_person", concurrency_limit=concurrency.CHAT)
             gr.api(self.api_officer_messages, api_name="officer_messages", concurrency_limit=concurrency.POLL)
         return page
+
+
+def _show_ticket(page: ChatSession, ticket: Ticket) -> None:
+    """After a restart the browser's conversation is gone from memory, but not from its open ticket: show what was
+    said there, officers' replies already delivered included (the browser may never have shown them)."""
+    for message in ticket.messages:
+        if message.role == "customer":
+            page.add("user", plain_markdown(message.text))
+        elif message.role == "bot":
+            page.add("assistant", plain_markdown(message.text))
+        elif message.delivered:  # officers' replies and notices not yet delivered come with the next poll
+            page.add("assistant", render_delivery(message))
+        if message.role in ("customer", "bot", "officer"):
+            page.turns.append(Turn(message.role, message.text))
 
 
 def _customer_of(request: gr.Request) -> str:

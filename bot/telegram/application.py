@@ -1,7 +1,11 @@
 """The Telegram channel's handlers, all registered in `build_application`.
 
 Each handler turns an update into a `Question`, calls the conversation service, and renders what comes back.
-Two gatekeepers run before them: repeated deliveries of one update are dropped, then flooding users are held back.
+A gatekeeper runs before them and holds flooding users back.
+
+Every update is stored before Telegram is told it arrived and marked done once handled (`UpdateInbox`), so a
+restart handles what a killed process had not and a repeated delivery is answered once. Updates of different
+chats are handled side by side, each chat's in order (`ChatOrderedProcessor`).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import suppress
+from datetime import datetime
 from typing import Any
 
 from telegram import LinkPreviewOptions, Message, Update
@@ -36,6 +41,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.telegram import phrases as tg
 from bot.telegram.channel_store import TelegramChannelStore
+from bot.telegram.chat_order import ChatOrderedProcessor
 from bot.telegram.error_report import ErrorReport
 from bot.telegram.officers_group import OfficersGroup, officer_name
 from bot.telegram.outbox_courier import CHANNEL, OutboxCourier
@@ -48,6 +54,7 @@ from bot.telegram.rendering import (
     render_reply,
     render_sms,
 )
+from bot.telegram.update_inbox import InboxApplication, UpdateInbox
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +65,9 @@ HISTORY_TURNS = 6
 RETRY_AFTER_RETRIES = 3
 # The only updates the bot acts on; everything else is not even fetched.
 ALLOWED_UPDATES = ["message", "callback_query"]
+# Updates handled at once (of different chats). Answers are computed in worker threads, so more would mostly wait
+# for a thread; enough that a chat waiting on Telegram (rate limits, a slow request) holds up no one else.
+CONCURRENT_UPDATES = 16
 
 
 class TelegramConfigError(ValueError):
@@ -90,11 +100,23 @@ class TelegramChannel:
         self.settings = settings
         self.conversations = runtime.conversations
         self.store = TelegramChannelStore(runtime.database)
-        self.officers = OfficersGroup(settings.officers_chat_id, settings.officer_ids, self.store, runtime.engine.hours)
+        self.inbox = UpdateInbox(self.store)
+        self.officers = OfficersGroup(
+            settings.officers_chat_id,
+            settings.officer_ids,
+            self.store,
+            runtime.engine.hours,
+            settings.handoff_idle_minutes,
+        )
         token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
         self.errors = ErrorReport((token,))
         self.courier = OutboxCourier(
-            runtime.conversations, self.officers, self.store, settings.handoff_idle_minutes, self.errors
+            runtime.conversations,
+            self.officers,
+            self.store,
+            settings.handoff_idle_minutes,
+            self.errors,
+            runtime.maintenance,
         )
         self.flood = FloodGuard(settings.flood_messages, settings.flood_window_seconds)
 
@@ -111,13 +133,15 @@ class TelegramChannel:
             .rate_limiter(AIORateLimiter(max_retries=RETRY_AFTER_RETRIES))
             .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
             .job_queue(None)
+            .update_queue(self.inbox)
+            .application_class(InboxApplication)
+            .concurrent_updates(ChatOrderedProcessor(CONCURRENT_UPDATES))
         )
         if self.settings.telegram_base_url:
             builder = builder.base_url(self.settings.telegram_base_url)
         application = builder.build()
 
         private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
-        application.add_handler(TypeHandler(Update, self.drop_repeated_update), group=-2)
         application.add_handler(TypeHandler(Update, self.hold_back_flood), group=-1)
         application.add_handlers(
             [
@@ -142,13 +166,7 @@ class TelegramChannel:
         application.add_error_handler(self.on_error)
         return application
 
-    # --- gatekeepers ----------------------------------------------------------------------------
-    async def drop_repeated_update(self, update: Update, context: Context) -> None:
-        """Telegram may deliver an update again (retries, restarts): handle each update id once."""
-        if not await asyncio.to_thread(self.store.first_delivery, context.bot.id, update.update_id):
-            log.info("Update %s was already handled; dropped", update.update_id)
-            raise ApplicationHandlerStop
-
+    # --- gatekeeper -----------------------------------------------------------------------------
     async def hold_back_flood(self, update: Update, context: Context) -> None:
         """Answer a customer who floods once with a notice, then ignore them until the window passes."""
         chat, user = update.effective_chat, update.effective_user
@@ -221,7 +239,10 @@ class TelegramChannel:
         ticket = await self._ticket_for_officer_reply(message)
         if ticket is None:
             return
-        await asyncio.to_thread(self.conversations.officer_reply, ticket.id, message.text or "", officer)
+        # Run again after a restart, a reply its first run stored is not stored (and sent) twice; the outbox and
+        # the note below are safe to repeat.
+        if not _replied_before_restart(ticket, officer, self.inbox.received_before_restart(update)):
+            await asyncio.to_thread(self.conversations.officer_reply, ticket.id, message.text or "", officer)
         await self.courier.deliver(context.bot)
         await self.officers.notify(context.bot, ticket.id, tg.REPLY_QUEUED.format(ticket=ticket.id), message.message_id)
 
@@ -232,6 +253,9 @@ class TelegramChannel:
         if ticket is None:
             return
         await asyncio.to_thread(self.conversations.close_ticket, ticket.id, officer)
+        # Done once closed (the outbox delivers the customer's notice): run again, it would tell the group the ticket
+        # was already closed.
+        await self.inbox.mark_done(update)
         await self.courier.deliver(context.bot)
         await self.officers.notify(
             context.bot, ticket.id, tg.TICKET_CLOSED_BY.format(ticket=ticket.id, officer=officer)
@@ -310,6 +334,15 @@ def _remember(context: Context, text: str, result: TurnResult) -> None:
 async def _say(context: Context, update: Update, text: str) -> None:
     """Send one of the bot's own plain-text sentences to the update's chat."""
     await context.bot.send_message(_chat_id(update), as_html(text))
+
+
+def _replied_before_restart(ticket: Ticket, officer: str, received_at: datetime | None) -> bool:
+    """Whether a resumed officer's reply was stored by its first run (the process died before marking it done: a
+    kill while the reply's FAQ draft was being made). The group's updates run one at a time, in order, so a reply
+    by this officer to this ticket since the update arrived can only be this one's."""
+    if received_at is None:
+        return False
+    return any(m.role == "officer" and m.author == officer and m.created_at >= received_at for m in ticket.messages)
 
 
 def _officer_message(update: Update) -> tuple[Message, str]:

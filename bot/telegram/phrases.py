@@ -68,3 +68,6 @@ REPLY_QUEUED = "✅ Diteruskan ke pelanggan (tiket #{ticket})."
 TICKET_ALREADY_CLOSED = "Tiket #{ticket} sudah ditutup; balasan tidak dikirim ke pelanggan."
 TICKET_CLOSED_BY = "🔒 Tiket #{ticket} ditutup oleh {officer}. Pelanggan diberi tahu bahwa Tanya kembali membantu."
 TICKET_CLOSED_IDLE = "🔒 Tiket #{ticket} ditutup otomatis setelah {minutes} menit tanpa aktivitas."
+REPLY_UNDELIVERABLE = (
+    "⚠️ Balasan untuk tiket #{ticket} tidak bisa dikirim ke pelanggan ({reason}). Hubungi pelanggan lewat kanal lain."
+)

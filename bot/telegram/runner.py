@@ -1,7 +1,8 @@
 """Running the Telegram bot: long polling by default, or a webhook server when a webhook URL is set.
 
 The Application runs in a background thread with its own event loop, so `tanya serve` can run it beside the
-web app in one process over one `Runtime`.
+web app in one process over one `Runtime`. Updates a previous run stored but did not finish are queued again
+before the first new one is received.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class TelegramRunner:
             raise self._failure
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop receiving updates, finish the update in hand, and shut the Application down."""
+        """Stop receiving updates, finish the updates in hand, and shut the Application down (an update not
+        finished within `timeout` stays in the inbox and is handled after the next start)."""
         if self._loop is not None and self._stop_event is not None and self.is_running:
             self._loop.call_soon_threadsafe(self._stop_event.set)
         if self._thread is not None:
@@ -76,6 +78,7 @@ class TelegramRunner:
         courier: asyncio.Task[None] | None = None
         try:
             await application.initialize()
+            await self.channel.inbox.resume(application.bot)
             await self._receive_updates(application)
             await application.start()
             courier = asyncio.create_task(self.channel.courier.run(application.bot), name="telegram-outbox")
@@ -92,6 +95,7 @@ class TelegramRunner:
             if application.running:
                 await application.stop()
             await application.shutdown()
+            self.channel.inbox.close()
             log.info("Telegram bot stopped")
 
     async def _receive_updates(self, application: App) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import logging
 import shutil
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +20,7 @@ import pytest
 from conftest import make_settings
 from fake_bot_api import BOT_ID, DOCUMENT, PHOTO, STICKER, VOICE, FakeBotApi, FakeUser
 from pydantic import SecretStr
+from telegram import User
 
 from bot import phrases
 from bot.business_hours import BusinessHours
@@ -27,6 +30,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.telegram import phrases as tg
 from bot.telegram.channel_store import TelegramChannelStore
+from bot.telegram.officers_group import officer_name
 from bot.telegram.runner import TelegramRunner
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -118,6 +122,17 @@ def open_ticket_via_human(api: FakeBotApi, runtime: Runtime, user: FakeUser) -> 
 
 def officer_says(api: FakeBotApi, officer: FakeUser, text: str, post: dict[str, Any]) -> None:
     api.send_text(officer, text, chat_id=OFFICERS_CHAT, reply_to=post)
+
+
+def wait_until_handled(api: FakeBotApi, runtime: Runtime, update: dict[str, Any]) -> None:
+    """Wait until the bot has marked `update` done in its inbox."""
+    store = TelegramChannelStore(runtime.database)
+
+    def handled() -> bool:
+        stored = store.stored_update(BOT_ID, update["update_id"])
+        return stored is not None and stored.is_done
+
+    api.wait_for(handled, f"update {update['update_id']} to be handled")
 
 
 def callback_data(message: dict[str, Any]) -> list[str]:
@@ -295,6 +310,7 @@ def test_open_tickets_survive_a_restart(demo_settings: Settings, api: FakeBotApi
         restarted.close()
 
 
+@pytest.mark.fault("a sticker, photo, voice note or document on Telegram", "a plain text reply; the bot keeps going")
 def test_stickers_photos_voice_notes_and_documents_get_a_text_reply(bot: Runtime, api: FakeBotApi) -> None:
     user = new_customer()
     for content in (STICKER, PHOTO, VOICE, DOCUMENT):
@@ -328,12 +344,10 @@ def test_flooding_user_is_told_once_then_ignored_until_the_window_passes(
 ) -> None:
     user = new_customer()
     with running(with_bot_settings(shared_runtime, api, flood_messages=3, flood_window_seconds=4)):
-        for _ in range(5):
-            api.send_text(user, "halo")
+        flood = [api.send_text(user, "halo") for _ in range(5)]
         replies = api.wait_for_messages(user.id, 4)
         warned_at = time.monotonic()
-        marker = new_customer()
-        exchange(api, marker, "halo")  # updates are handled in order: the flood's five are done by now
+        wait_until_handled(api, shared_runtime, flood[-1])  # one chat's updates are handled in order
         assert [r["text"] for r in api.sent(user.id)] == [phrases.GREETING["id"]] * 3 + [tg.FLOOD["id"]]
         assert len(replies) == 4
 
@@ -342,6 +356,7 @@ def test_flooding_user_is_told_once_then_ignored_until_the_window_passes(
     assert after_window["text"] == phrases.GREETING["id"]
 
 
+@pytest.mark.fault("Telegram 429 (retry_after) on a reply", "the reply waits and goes once")
 def test_retry_after_from_the_bot_api_is_honoured(bot: Runtime, api: FakeBotApi) -> None:
     user = new_customer()
     api.fail_next("sendMessage", retry_after=2)
@@ -354,6 +369,7 @@ def test_retry_after_from_the_bot_api_is_honoured(bot: Runtime, api: FakeBotApi)
     assert later[0].method == "sendMessage" and later[0].status == 200 and answer["text"]
 
 
+@pytest.mark.fault("the same Telegram update delivered twice", "answered once, one ticket")
 def test_a_repeated_update_is_answered_once_and_opens_one_ticket(bot: Runtime, api: FakeBotApi) -> None:
     user, marker = new_customer(), new_customer()
     update = api.message_update(user, "saya mau bicara dengan petugas")
@@ -367,6 +383,73 @@ def test_a_repeated_update_is_answered_once_and_opens_one_ticket(bot: Runtime, a
     assert len(tickets) == 1
     assert len([m for m in api.sent(OFFICERS_CHAT) if f"Tiket #{tickets[0].id} " in m["text"]]) == 1
     assert len([m for m in tickets[0].messages if m.role == "customer"]) == 1
+
+
+def test_a_slow_answer_holds_up_only_its_own_customer_whose_messages_stay_in_order(
+    bot: Runtime, api: FakeBotApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = bot.conversations.handle
+    release = threading.Event()
+    slow, other = new_customer(), new_customer()
+
+    def handle(question: Question, customer_name: str = "") -> Any:
+        if question.user == str(slow.id) and question.text != "halo":
+            release.wait(20)  # bounded: a stuck test fails instead of hanging
+        return original(question, customer_name)
+
+    monkeypatch.setattr(bot.conversations, "handle", handle)
+    api.send_text(slow, "Bagaimana cara cek pulsa?")
+    api.send_text(slow, "halo")  # behind the slow one: same chat
+    try:
+        [answer] = exchange(api, other, "Bagaimana cara cek kuota?")  # another customer is not held up
+        assert answer["text"] and api.sent(slow.id) == []  # and the slow customer's "halo" waits its turn
+    finally:
+        release.set()
+    first, second = api.wait_for_messages(slow.id, 2)
+    assert "cek-pulsa" in first["text"] or phrases.SOURCE_LABEL["id"] in first["text"]
+    assert second["text"] == phrases.GREETING["id"]
+
+
+@pytest.mark.fault("a restart with a stored update not yet handled", "it is answered once after the restart")
+def test_an_update_stored_but_not_handled_before_a_restart_is_answered_once_after_it(
+    shared_runtime: Runtime, api: FakeBotApi
+) -> None:
+    user = new_customer()
+    runtime = with_bot_settings(shared_runtime, api)
+    update = api.message_update(user, "Bagaimana cara cek pulsa?")
+    # The killed run had stored it (so Telegram was told) and died before answering.
+    TelegramChannelStore(runtime.database).receive_update(BOT_ID, update["update_id"], json.dumps(update))
+    with running(runtime):
+        [answer] = api.wait_for_messages(user.id, 1)
+        api.push(update)  # and Telegram sends it again all the same
+        api.wait_for(
+            lambda: any(int(c.params.get("offset") or 0) > update["update_id"] for c in api.calls("getUpdates")),
+            "the repeat to be taken in",
+        )
+        wait_until_handled(api, runtime, update)
+    assert answer["text"] and len(api.sent(user.id)) == 1
+
+
+def test_an_officers_reply_stored_before_a_restart_is_not_stored_or_sent_twice(
+    shared_runtime: Runtime, api: FakeBotApi
+) -> None:
+    user = new_customer()
+    runtime = with_bot_settings(shared_runtime, api)
+    with running(runtime):
+        ticket, post = open_ticket_via_human(api, runtime, user)
+    before = len(api.sent(user.id))
+    text = "Sudah kami cek, pulsa Anda aman."
+    update = api.message_update(OFFICER, text, chat_id=OFFICERS_CHAT, reply_to=post)
+    # Its first run stored the update and the reply, and died while the reply's FAQ draft was being made.
+    TelegramChannelStore(runtime.database).receive_update(BOT_ID, update["update_id"], json.dumps(update))
+    runtime.conversations.officer_reply(ticket.id, text, officer_name(User(OFFICER.id, OFFICER.first_name, False)))
+
+    with running(runtime):
+        [relayed] = api.wait_for_messages(user.id, before + 1)[before:]
+        wait_until_handled(api, runtime, update)
+        group_post(api, tg.REPLY_QUEUED.format(ticket=ticket.id))
+    assert relayed["text"].endswith(text) and len(api.sent(user.id)) == before + 1
+    assert [m.text for m in runtime.handoffs.get(ticket.id).messages if m.role == "officer"] == [text]
 
 
 def test_webhook_refuses_a_wrong_secret_and_runs_no_handler(shared_runtime: Runtime, api: FakeBotApi) -> None:
@@ -391,9 +474,12 @@ def test_webhook_refuses_a_wrong_secret_and_runs_no_handler(shared_runtime: Runt
         assert api.post_webhook(genuine, secret) == 200
         api.wait_for_messages(customer.id, 1)
     assert api.sent(intruder.id) == []
-    assert not store.was_seen(BOT_ID, forged["update_id"]) and store.was_seen(BOT_ID, genuine["update_id"])
+    assert store.stored_update(BOT_ID, forged["update_id"]) is None  # refused before it reached the inbox
+    stored = store.stored_update(BOT_ID, genuine["update_id"])
+    assert stored is not None and stored.is_done
 
 
+@pytest.mark.fault("a handler crashing mid-message", "the customer is told, the log is masked, the bot keeps going")
 def test_handler_errors_are_logged_masked_and_the_bot_keeps_going(
     bot: Runtime, api: FakeBotApi, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -112,6 +112,7 @@ def test_the_sites_own_pages_still_call_it(web: RunningWebApp) -> None:
         assert response.status_code == 200 and "event_id" in response.json()
 
 
+@pytest.mark.fault("a lone surrogate on the web API", "a plain reply; the next question answered; the handoff stored")
 def test_a_lone_surrogate_gets_a_plain_reply_and_the_next_question_is_answered(web: RunningWebApp) -> None:
     with web.http() as caller:
         reply = call(caller, "chat", "cek pulsa \ud800", session="surrogate-1")
@@ -121,6 +122,7 @@ def test_a_lone_surrogate_gets_a_plain_reply_and_the_next_question_is_answered(w
         assert "*123*1#" in call(caller, "chat", "bagaimana cara cek sisa pulsa?", session="surrogate-3")
 
 
+@pytest.mark.fault("a 5 MB message on the web API", "cut with a plain note; nothing over the limit stored")
 def test_a_huge_message_is_cut_with_a_plain_note_and_the_next_question_is_answered(web: RunningWebApp) -> None:
     limit = web.settings.message_max_chars
     with web.http() as caller:
