@@ -48,12 +48,9 @@ def _kept(ch: str) -> bool:
 
 def bound_text(text: str, limit: int = DEFAULT_LIMIT) -> BoundedText:
     """`text` cleaned and cut to `limit` characters (cut at the last space when there is one near the end)."""
-    if len(text) > limit * 4:  # a huge message is cut before cleaning, so cleaning costs as little as the limit
-        text = text[: limit * 4]
-        huge = True
-    else:
-        huge = False
-    cleaned = clean_text(text).strip()
+    # A huge message is cut before cleaning, so cleaning costs no more than a few times the limit.
+    huge = len(text) > limit * 4
+    cleaned = clean_text(text[: limit * 4]).strip()
     if len(cleaned) <= limit:
         return BoundedText(cleaned, cut=huge)
     head = cleaned[:limit]
