@@ -19,6 +19,7 @@ from bot.language import detect_language
 from bot.message_bounds import bound_question, clean_text
 from bot.messages import HandoffReason, Outcome, Question, Reply, Turn
 from bot.sms_answer import shorten
+from bot.turn_keys import HandledTurn, TurnKeys
 
 # How much of the conversation an officer sees with a new ticket.
 TRANSCRIPT_TURNS = 6
@@ -63,6 +64,7 @@ class ConversationService:
         self.handoffs = handoffs
         self.interactions = interactions
         self.drafts = drafts
+        self.turn_keys = TurnKeys(interactions.db)
 
     def handle(
         self, question: Question, customer_name: str = "", admit_ticket: Callable[[], bool] | None = None
@@ -80,34 +82,58 @@ class ConversationService:
         return result
 
     def _handle(self, question: Question, customer_name: str, admit_ticket: Callable[[], bool] | None) -> TurnResult:
-        open_ticket = self.handoffs.find_open(question.channel, question.user)
-        if open_ticket is not None:
-            self.handoffs.add_message(open_ticket.id, "customer", question.text)
-            return TurnResult(reply=None, ticket=self.handoffs.get(open_ticket.id))
-        reply = self.engine.answer(question)
-        interaction_id = self.interactions.record(question, reply)
+        handled = self._handled(question)
+        if handled is not None and handled.interaction_id is None and handled.ticket_id is not None:
+            return TurnResult(reply=None, ticket=self.handoffs.get(handled.ticket_id))  # forwarded the first time
+        if handled is None:
+            open_ticket = self.handoffs.find_open(question.channel, question.user)
+            if open_ticket is not None:
+                self.handoffs.add_message(open_ticket.id, "customer", question.text, turn_key=question.key)
+                return TurnResult(reply=None, ticket=self.handoffs.get(open_ticket.id))
+        reply = self.engine.answer(question)  # run again, the same question gets the same answer
+        return self._recorded(question, reply, handled, customer_name, admit_ticket)
+
+    def _recorded(
+        self,
+        question: Question,
+        reply: Reply,
+        handled: HandledTurn | None,
+        customer_name: str,
+        admit_ticket: Callable[[], bool] | None,
+    ) -> TurnResult:
+        """Record the reply and open its ticket, unless a first run of the same keyed message already did."""
+        if handled is not None and handled.interaction_id is not None:
+            interaction_id = handled.interaction_id
+        else:
+            interaction_id = self.interactions.record(question, reply)
         if reply.outcome is not Outcome.HANDOFF:
             return TurnResult(reply=reply, interaction_id=interaction_id)
+        if handled is not None and handled.ticket_id is not None:
+            ticket = self.handoffs.get(handled.ticket_id)
+            return TurnResult(reply=reply, interaction_id=interaction_id, ticket=ticket, ticket_created=True)
         if admit_ticket is not None and not admit_ticket():
             return TurnResult(reply=notice_reply(phrases.TOO_MANY_HANDOFFS, reply.lang), interaction_id=interaction_id)
         ticket = self._open_ticket(question, reply, customer_name)
         return TurnResult(reply=reply, interaction_id=interaction_id, ticket=ticket, ticket_created=True)
+
+    def _handled(self, question: Question) -> HandledTurn | None:
+        return self.turn_keys.get(question.key) if question.key else None
 
     def request_person(
         self, question: Question, customer_name: str = "", admit_ticket: Callable[[], bool] | None = None
     ) -> TurnResult:
         """The customer pressed "talk to a person" (or sent /human): hand off whatever the text says."""
         question, _ = bound_question(question, self.engine.settings.message_max_chars)
-        existing = self.handoffs.find_open(question.channel, question.user)
-        if existing is not None:
-            return TurnResult(reply=None, ticket=existing)
+        handled = self._handled(question)
         lang = _lang_of(question)
-        if admit_ticket is not None and not admit_ticket():
-            return TurnResult(reply=notice_reply(phrases.TOO_MANY_HANDOFFS, lang))
+        if handled is None:
+            existing = self.handoffs.find_open(question.channel, question.user)
+            if existing is not None:
+                return TurnResult(reply=None, ticket=existing)
+            if admit_ticket is not None and not admit_ticket():
+                return TurnResult(reply=notice_reply(phrases.TOO_MANY_HANDOFFS, lang))
         reply = self.engine.handoff_reply(HandoffReason.ASKED_FOR_PERSON, lang)
-        interaction_id = self.interactions.record(question, reply)
-        ticket = self._open_ticket(question, reply, customer_name)
-        return TurnResult(reply=reply, interaction_id=interaction_id, ticket=ticket, ticket_created=True)
+        return self._recorded(question, reply, handled, customer_name, None)
 
     def officer_reply(self, ticket_id: int, text: str, officer: str) -> Ticket:
         """Record an officer's answer; the customer's channel delivers it from the outbox. It also becomes an FAQ draft."""
@@ -144,7 +170,13 @@ class ConversationService:
     def _open_ticket(self, question: Question, reply: Reply, customer_name: str) -> Ticket:
         transcript = [*question.history[-TRANSCRIPT_TURNS:], Turn("customer", question.text), Turn("bot", reply.text)]
         return self.handoffs.open_ticket(
-            question.channel, question.user, reply.reason or "low_confidence", reply.lang, transcript, customer_name
+            question.channel,
+            question.user,
+            reply.reason or "low_confidence",
+            reply.lang,
+            transcript,
+            customer_name,
+            turn_key=question.key,
         )
 
 

@@ -31,7 +31,9 @@ class Database:
         import bot.handoff_store  # noqa: F401
         import bot.interaction_log  # noqa: F401
         import bot.telegram.channel_store  # noqa: F401
+        import bot.telegram.chat_outbox  # noqa: F401
         import bot.telegram.group_outbox  # noqa: F401
+        import bot.turn_keys  # noqa: F401
 
         Base.metadata.create_all(self.engine)
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from bot.database import Base, Database, utcnow
 from bot.masking import mask_personal_data
 from bot.messages import Turn
+from bot.turn_keys import remember_in
 
 OPEN = "open"
 CLOSED = "closed"
@@ -42,7 +43,7 @@ class TicketMessageRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
-    role: Mapped[str] = mapped_column(String(20))  # customer, bot, officer, system
+    role: Mapped[str] = mapped_column(String(20))  # customer, bot, officer, system, note (officers only)
     text: Mapped[str] = mapped_column(Text)
     author: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -113,9 +114,17 @@ class HandoffStore:
         self.db = database
 
     def open_ticket(
-        self, channel: str, customer: str, reason: str, lang: str, transcript: list[Turn], customer_name: str = ""
+        self,
+        channel: str,
+        customer: str,
+        reason: str,
+        lang: str,
+        transcript: list[Turn],
+        customer_name: str = "",
+        turn_key: str | None = None,
     ) -> Ticket:
-        """Open a ticket with the recent conversation, or add to the customer's open one."""
+        """Open a ticket with the recent conversation, or add to the customer's open one; `turn_key` names the
+        customer message this is for (`bot.turn_keys`)."""
         with self.db.session() as session, session.begin():
             row = session.scalars(
                 select(TicketRow).where(
@@ -131,6 +140,7 @@ class HandoffStore:
             for turn in transcript:
                 session.add(TicketMessageRow(ticket_id=row.id, role=turn.role, text=mask_personal_data(turn.text)))
             row.updated_at = utcnow()
+            remember_in(session, turn_key, ticket_id=row.id)
         return self.get(row.id)
 
     def find_open(self, channel: str, customer: str) -> Ticket | None:
@@ -150,8 +160,11 @@ class HandoffStore:
                 raise TicketNotFoundError(f"ticket {ticket_id} does not exist")
             return _ticket(row)
 
-    def add_message(self, ticket_id: int, role: str, text: str, author: str = "") -> TicketMessage:
-        """Append a message; an officer's message waits in the outbox until its channel delivers it."""
+    def add_message(
+        self, ticket_id: int, role: str, text: str, author: str = "", turn_key: str | None = None
+    ) -> TicketMessage:
+        """Append a message; an officer's message waits in the outbox until its channel delivers it. `turn_key`
+        names the customer message it is (`bot.turn_keys`)."""
         with self.db.session() as session, session.begin():
             ticket = session.get(TicketRow, ticket_id)
             if ticket is None:
@@ -166,6 +179,7 @@ class HandoffStore:
             session.add(row)
             ticket.updated_at = utcnow()
             session.flush()
+            remember_in(session, turn_key, ticket_id=ticket_id)
             return _message(row)
 
     def close(self, ticket_id: int, by: str = "", notice: str = "") -> Ticket:

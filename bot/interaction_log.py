@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from bot.database import Base, Database, utcnow
 from bot.masking import mask_personal_data
 from bot.messages import Question, Reply
+from bot.turn_keys import remember_in
 
 
 class InteractionRow(Base):
@@ -83,6 +84,7 @@ class InteractionLog:
             )
             session.add(row)
             session.flush()
+            remember_in(session, question.key, interaction_id=row.id)  # run again, the turn is not recorded twice
             return row.id
 
     def add_feedback(self, interaction_id: int, helpful: bool) -> None:

@@ -41,6 +41,8 @@ class Question:
     user: str = "anonymous"
     channel: str = "cli"
     history: tuple[Turn, ...] = ()
+    # Names the message when its channel may run it again (Telegram after a restart): handled once (`TurnKeys`).
+    key: str | None = None
 
 
 @dataclass(frozen=True)

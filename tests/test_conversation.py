@@ -91,3 +91,35 @@ def test_a_channel_may_refuse_new_tickets_and_the_customer_is_told(demo_runtime:
     assert by_message.ticket is None and by_message.reply is not None
     assert by_message.reply.text == phrases.TOO_MANY_HANDOFFS["id"]
     assert demo_runtime.handoffs.find_open("web", "web:9") is None
+
+
+def test_a_keyed_message_run_again_is_recorded_forwarded_and_handed_off_once(demo_runtime: Runtime) -> None:
+    """Telegram runs an update again after a kill; its key makes the second run answer from the first's record."""
+    conversations, handoffs, interactions = (
+        demo_runtime.conversations,
+        demo_runtime.handoffs,
+        demo_runtime.interactions,
+    )
+    asked = Question("gmn cara cek pulsa sy", user="tg:8", channel="telegram", key="telegram:1:100")
+    first, again = conversations.handle(asked), conversations.handle(asked)
+    assert first.reply is not None and again.reply is not None and again.reply.text == first.reply.text
+    assert again.interaction_id == first.interaction_id and len(interactions.interactions()) == 1
+
+    handoff = Question("saya mau bicara dengan petugas", user="tg:8", channel="telegram", key="telegram:1:101")
+    opened, reopened = conversations.handle(handoff), conversations.handle(handoff)
+    assert opened.ticket is not None and reopened.ticket is not None and reopened.ticket.id == opened.ticket.id
+    assert reopened.ticket_created  # the channel queues the ticket's post the first run never queued
+    assert len(handoffs.list_tickets()) == 1 and len(interactions.interactions()) == 2
+
+    follow_up = Question("halo?", user="tg:8", channel="telegram", key="telegram:1:102")
+    assert conversations.handle(follow_up).forwarded_to_officer and conversations.handle(follow_up).forwarded_to_officer
+    assert [m.text for m in handoffs.get(opened.ticket.id).messages].count("halo?") == 1
+
+    # The same text in a new message (a new key) is a new turn.
+    conversations.handle(Question("halo?", user="tg:8", channel="telegram", key="telegram:1:103"))
+    assert [m.text for m in handoffs.get(opened.ticket.id).messages].count("halo?") == 2
+
+    person = Question("", user="tg:9", channel="telegram", key="telegram:1:104")
+    asked_twice = conversations.request_person(person), conversations.request_person(person)
+    assert all(r.ticket_created and r.reply is not None for r in asked_twice)
+    assert len(handoffs.list_tickets()) == 2

@@ -27,6 +27,7 @@ from bot.telegram.error_report import ErrorReport
 from bot.telegram.group_outbox import retry_delay
 from bot.telegram.officers_group import OfficersGroup
 from bot.telegram.outbox_courier import OutboxCourier
+from bot.telegram.rendering import render_outbox_message
 from bot.ticket_maintenance import TicketMaintenance
 
 GROUP = -100
@@ -195,7 +196,7 @@ def test_the_courier_resumes_a_long_reply_and_tells_officers_of_one_it_cannot_de
     officers = group_of(database, tmp_path)
     courier = OutboxCourier(conversations, officers, officers.store, 30, ErrorReport())
     long_one, blocked = a_ticket(database, "555"), a_ticket(database, "666")
-    handoffs.add_message(long_one.id, "officer", "kata " * 1500, author="Sari")  # more than one Telegram message
+    long_message = handoffs.add_message(long_one.id, "officer", "kata " * 1500, author="Sari")  # several messages
     handoffs.add_message(blocked.id, "officer", "Sudah kami perbaiki.", author="Sari")
     bot = FlakyBot()
     sends_before_failure = 1
@@ -214,12 +215,33 @@ def test_the_courier_resumes_a_long_reply_and_tells_officers_of_one_it_cannot_de
     bot.send_message = second_piece_fails_once  # type: ignore[method-assign]
 
     async def run() -> None:
-        assert await courier.deliver(bot) == 0  # type: ignore[arg-type]  # paused after the first piece
-        assert await courier.deliver(bot) == 1  # type: ignore[arg-type]  # the rest, then the blocked one is given up
+        assert await courier.deliver(bot) == 1  # type: ignore[arg-type]  # the first piece; the blocked chat given up
+        assert await courier.deliver(bot) == 0  # type: ignore[arg-type]  # the failed piece waits out its pause
+        later = utcnow() + timedelta(minutes=10)
+        assert await courier.deliver(bot, later) == len(render_outbox_message(long_one, long_message)) - 1  # type: ignore[arg-type]
         await officers.flush(bot)  # type: ignore[arg-type]
 
     asyncio.run(run())
     pieces = bot.to(555)
     assert len(pieces) == len(set(pieces)) >= 2  # every piece once, none again
-    assert handoffs.pending_deliveries("telegram") == []
+    assert handoffs.pending_deliveries("telegram") == [] and courier.chats.waiting() == 0
     assert any(f"#{blocked.id}" in text and "tidak bisa dikirim" in text for text in bot.to(GROUP))
+    # The web console shows it on the ticket too (a note for officers; never sent to the customer).
+    notes = [m for m in handoffs.get(blocked.id).messages if m.role == "note"]
+    assert len(notes) == 1 and "tidak bisa dikirim" in notes[0].text and notes[0].delivered
+
+
+def test_a_post_telegram_refuses_is_given_up_and_noted_on_the_ticket(database: Database, tmp_path: Path) -> None:
+    officers, bot = group_of(database, tmp_path), FlakyBot()
+    refused, next_one = a_ticket(database, "555"), a_ticket(database, "556")
+    bot.failures[GROUP] = [BadRequest("Can't parse entities: unsupported start tag")]
+
+    async def run() -> None:
+        await officers.post_ticket(bot, refused)  # type: ignore[arg-type]
+        await officers.post_ticket(bot, next_one)  # type: ignore[arg-type]
+        await officers.flush(bot)  # type: ignore[arg-type]
+
+    asyncio.run(run())
+    assert [f"#{next_one.id}" in text for text in bot.to(GROUP)] == [True]  # the next post is not held up
+    notes = [m.text for m in HandoffStore(database).get(refused.id).messages if m.role == "note"]
+    assert len(notes) == 1 and "grup petugas" in notes[0]  # the web console shows why the group never saw it

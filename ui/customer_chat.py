@@ -5,7 +5,7 @@ The conversation rules live in the core (`ConversationService`); this module tur
 browser's storage (encrypted by Gradio), so a reload keeps the conversation and an open ticket's officer replies.
 When an officer has the conversation, a timer delivers their replies from the handoff outbox.
 The same rules are also offered as API endpoints: `/chat` (message in, reply text out), `/talk_to_person`
-and `/officer_messages`. An API caller is one customer per Gradio session; a call without a session is a customer of
+and `/officer_messages` (confirmed by id, like Telegram's getUpdates). An API caller is one customer per Gradio session; a call without a session is a customer of
 its own, never a shared one. Messages and new tickets are limited per customer and per client address.
 """
 
@@ -262,9 +262,17 @@ class CustomerChat:
             return result.reply.text
         return phrases.FORWARDED[result.ticket.lang if result.ticket else "id"]
 
-    def api_officer_messages(self, request: gr.Request) -> list[str]:
-        """Officer replies and notices for this session not yet fetched (each is returned once)."""
-        return [m.text for m in self.deliver(ChatSession(customer=_customer_of(request)))]
+    def api_officer_messages(self, after: float | None, request: gr.Request) -> list[dict[str, object]]:
+        """Officer replies and notices for this session, oldest first, each with its id. Like Telegram's getUpdates
+        offset, `after` confirms: messages up to that id are marked delivered and not returned again, so a reply
+        whose response was lost on the way comes again with the next call."""
+        customer = _customer_of(request)
+        confirmed = int(after) if isinstance(after, int | float) and after > 0 else 0
+        waiting = [m for t, m in self.runtime.handoffs.pending_deliveries(CHANNEL) if t.customer == customer]
+        for message in waiting:
+            if message.id <= confirmed:
+                self.runtime.handoffs.mark_delivered(message.id)
+        return [{"id": m.id, "text": m.text} for m in waiting if m.id > confirmed]
 
     # --- the page --------------------------------------------------------------------------------------
     def build(self) -> gr.Blocks:
@@ -401,7 +409,7 @@ def _show_ticket(page: ChatSession, ticket: Ticket) -> None:
             page.add("user", plain_markdown(message.text))
         elif message.role == "bot":
             page.add("assistant", plain_markdown(message.text))
-        elif message.delivered:  # officers' replies and notices not yet delivered come with the next poll
+        elif message.delivered and message.role in ("officer", "system"):  # undelivered: with the next poll
             page.add("assistant", render_delivery(message))
         if message.role in ("customer", "bot", "officer"):
             page.turns.append(Turn(message.role, message.text))

@@ -28,7 +28,8 @@ REASON_LABELS = {
     "account_data": "data akun / account data",
     "low_confidence": "bot tidak yakin / low confidence",
 }
-ROLE_LABELS = {"bot": "🤖 Tanya", "officer": "🧑‍💼 Petugas", "system": "ℹ️ Sistem"}
+# "note": said to officers only (a reply that could not be delivered), never sent to the customer.
+ROLE_LABELS = {"bot": "🤖 Tanya", "officer": "🧑‍💼 Petugas", "system": "ℹ️ Sistem", "note": "⚠️ Catatan / note"}
 
 
 def customer_label(ticket: Ticket) -> str:

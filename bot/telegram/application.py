@@ -5,7 +5,9 @@ A gatekeeper runs before them and holds flooding users back.
 
 Every update is stored before Telegram is told it arrived and marked done once handled (`UpdateInbox`), so a
 restart handles what a killed process had not and a repeated delivery is answered once. Updates of different
-chats are handled side by side, each chat's in order (`ChatOrderedProcessor`).
+chats are handled side by side, each chat's in order (`ChatOrderedProcessor`). A handler sends nothing itself: it
+queues its reply (and a new ticket's group post) in the step that marks its update done (`ChatOutbox`), and the
+courier sends it, retrying until Telegram has it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from bot.settings import Settings
 from bot.telegram import phrases as tg
 from bot.telegram.channel_store import TelegramChannelStore
 from bot.telegram.chat_order import ChatOrderedProcessor
+from bot.telegram.chat_outbox import GroupPosting, Piece
 from bot.telegram.error_report import ErrorReport
 from bot.telegram.officers_group import OfficersGroup, officer_name
 from bot.telegram.outbox_courier import CHANNEL, OutboxCourier
@@ -51,8 +54,10 @@ from bot.telegram.rendering import (
     as_html,
     parse_feedback,
     person_keyboard,
+    render_forwarded,
     render_reply,
     render_sms,
+    render_ticket,
 )
 from bot.telegram.update_inbox import InboxApplication, UpdateInbox
 
@@ -176,13 +181,13 @@ class TelegramChannel:
         if verdict is FloodVerdict.ALLOW:
             return
         if verdict is FloodVerdict.WARN:
-            await _say(context, update, tg.FLOOD[user_lang(update)])
+            await self._say(update, tg.FLOOD[user_lang(update)])
         raise ApplicationHandlerStop
 
     # --- customers ------------------------------------------------------------------------------
     async def on_start(self, update: Update, context: Context) -> None:
         """/start and /help (and unknown commands): what the bot can and cannot do."""
-        await _say(context, update, tg.welcome(user_lang(update)))
+        await self._say(update, tg.welcome(user_lang(update)))
 
     async def on_text(self, update: Update, context: Context) -> None:
         """A typed question: answered, handed off, or (when an officer has the conversation) forwarded."""
@@ -217,21 +222,21 @@ class TelegramChannel:
 
     async def on_non_text(self, update: Update, context: Context) -> None:
         """Stickers, photos, voice notes, documents...: ask for a typed question."""
-        await _say(context, update, tg.NON_TEXT[user_lang(update)])
+        await self._say(update, tg.NON_TEXT[user_lang(update)])
 
     # --- officers -------------------------------------------------------------------------------
     async def on_sms(self, update: Update, context: Context) -> None:
         """/sms <question> from an officer: a ready-to-send answer of at most 160 characters, with its FAQ id."""
         user = update.effective_user
         if user is None or not self.officers.is_officer(user.id):
-            await _say(context, update, tg.SMS_OFFICERS_ONLY)
+            await self._say(update, tg.SMS_OFFICERS_ONLY)
             return
         question = " ".join(context.args or [])
         if not question:
-            await _say(context, update, tg.SMS_USAGE)
+            await self._say(update, tg.SMS_USAGE)
             return
         sms = await asyncio.to_thread(self.conversations.sms_answer, question)
-        await context.bot.send_message(_chat_id(update), render_sms(sms))
+        await self._queue(update, [Piece(render_sms(sms))])
 
     async def on_officer_reply(self, update: Update, context: Context) -> None:
         """A reply to a ticket post in the officers' group: relayed to the customer when an officer wrote it."""
@@ -243,7 +248,7 @@ class TelegramChannel:
         # the note below are safe to repeat.
         if not _replied_before_restart(ticket, officer, self.inbox.received_before_restart(update)):
             await asyncio.to_thread(self.conversations.officer_reply, ticket.id, message.text or "", officer)
-        await self.courier.deliver(context.bot)
+        self.courier.wake()
         await self.officers.notify(context.bot, ticket.id, tg.REPLY_QUEUED.format(ticket=ticket.id), message.message_id)
 
     async def on_close(self, update: Update, context: Context) -> None:
@@ -256,7 +261,7 @@ class TelegramChannel:
         # Done once closed (the outbox delivers the customer's notice): run again, it would tell the group the ticket
         # was already closed.
         await self.inbox.mark_done(update)
-        await self.courier.deliver(context.bot)
+        self.courier.wake()
         await self.officers.notify(
             context.bot, ticket.id, tg.TICKET_CLOSED_BY.format(ticket=ticket.id, officer=officer)
         )
@@ -285,15 +290,15 @@ class TelegramChannel:
         update_id = update.update_id if isinstance(update, Update) else None
         self.errors.log(log, f"Telegram handler failed on update {update_id}", context.error)
         if isinstance(update, Update) and update.effective_chat and update.effective_chat.type == ChatType.PRIVATE:
-            with suppress(TelegramError):
-                await _say(context, update, tg.HANDLER_ERROR[user_lang(update)])
+            with suppress(Exception):  # the database may be what failed: the error is logged above
+                await self._say(update, tg.HANDLER_ERROR[user_lang(update)])
 
     # --- shared steps ---------------------------------------------------------------------------
     async def _request_person(self, update: Update, context: Context, text: str) -> TurnResult:
         question = self._question(update, context, text)
         result = await asyncio.to_thread(self.conversations.request_person, question, _customer_name(update))
         if result.reply is None and update.callback_query is None:
-            await _say(context, update, tg.ALREADY_WITH_OFFICER[user_lang(update)])
+            await self._say(update, tg.ALREADY_WITH_OFFICER[user_lang(update)])
         await self._deliver_turn(update, context, question, result, forward=False)
         return result
 
@@ -301,18 +306,44 @@ class TelegramChannel:
         self, update: Update, context: Context, question: Question, result: TurnResult, forward: bool = True
     ) -> None:
         _remember(context, question.text, result)
+        ticket = result.ticket
         if result.reply is None:
-            if forward and result.ticket is not None:
-                await self.officers.post_customer_message(context.bot, result.ticket, result.ticket.messages[-1].text)
+            if forward and ticket is not None:
+                forwarded = render_forwarded(ticket, ticket.messages[-1].text)
+                await self._queue(update, [], self._group_posting(ticket.id, forwarded))
             return
-        for outgoing in render_reply(result.reply, result.interaction_id):
-            await context.bot.send_message(_chat_id(update), outgoing.html, reply_markup=outgoing.keyboard)
-        if result.ticket_created and result.ticket is not None:
-            await self.officers.post_ticket(context.bot, result.ticket)
+        pieces = [
+            Piece(out.html, out.keyboard.to_dict() if out.keyboard else None)
+            for out in render_reply(result.reply, result.interaction_id)
+        ]
+        new_ticket = ticket if result.ticket_created else None
+        posting = (
+            self._group_posting(new_ticket.id, render_ticket(new_ticket, self.officers.hours)) if new_ticket else None
+        )
+        await self._queue(update, pieces, posting)
+
+    async def _say(self, update: Update, text: str) -> None:
+        """One of the bot's own plain-text sentences, to the update's chat."""
+        await self._queue(update, [Piece(as_html(text))])
+
+    async def _queue(self, update: Update, pieces: list[Piece], group_post: GroupPosting | None = None) -> None:
+        """Queue a reply for the update's chat (and a post for the officers' group), marking the update done in the
+        same step, and wake the courier."""
+        chat_id = _chat_id(update)
+        await asyncio.to_thread(self.courier.chats.add, chat_id, pieces, self.inbox.key_of(update), group_post)
+        self.courier.wake()
+
+    def _group_posting(self, ticket_id: int, pieces: list[str]) -> GroupPosting | None:
+        if self.officers.chat_id is None:
+            log.info("Ticket %s is not posted: no officers' group is configured", ticket_id)
+            return None
+        return GroupPosting(ticket_id, pieces)
 
     def _question(self, update: Update, context: Context, text: str) -> Question:
         history = tuple(context.chat_data.get("history", ())) if context.chat_data is not None else ()
-        return Question(text=text, user=str(_chat_id(update)), channel=CHANNEL, history=history)
+        handled_as = self.inbox.key_of(update)  # run again after a restart, the turn is not recorded twice
+        key = f"{CHANNEL}:{handled_as[0]}:{handled_as[1]}" if handled_as else None
+        return Question(text=text, user=str(_chat_id(update)), channel=CHANNEL, history=history, key=key)
 
 
 def build_application(runtime: Runtime) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -329,11 +360,6 @@ def _remember(context: Context, text: str, result: TurnResult) -> None:
     if result.reply is not None:
         history.append(Turn("bot", result.reply.text))
     del history[:-HISTORY_TURNS]
-
-
-async def _say(context: Context, update: Update, text: str) -> None:
-    """Send one of the bot's own plain-text sentences to the update's chat."""
-    await context.bot.send_message(_chat_id(update), as_html(text))
 
 
 def _replied_before_restart(ticket: Ticket, officer: str, received_at: datetime | None) -> bool:

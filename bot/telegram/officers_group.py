@@ -17,7 +17,7 @@ from telegram import Bot, Message, ReplyParameters, User
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
 from bot.business_hours import BusinessHours
-from bot.handoff_store import Ticket
+from bot.handoff_store import HandoffStore, Ticket
 from bot.masking import mask_personal_data
 from bot.telegram import phrases as tg
 from bot.telegram.channel_store import TelegramChannelStore
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 # Telegram's answers to a post whose content it will never take; any other failure is retried.
-_CONTENT_ERRORS = ("can't parse entities", "message is too long", "message text is empty", "text must be non-empty")
+CONTENT_ERRORS = ("can't parse entities", "message is too long", "message text is empty", "text must be non-empty")
 
 
 def officer_name(user: User) -> str:
@@ -54,7 +54,7 @@ class OfficersGroup:
         self.hours = hours
         self.idle_minutes = idle_minutes
         self.outbox = GroupOutbox(store.db)
-        self.queued = asyncio.Event()  # set when a post is queued, so the courier sends it at once
+        self.queued = asyncio.Event()  # set when anything is queued for Telegram, so the courier sends it at once
         self._flush_lock = asyncio.Lock()
         self._unreachable = False
 
@@ -96,7 +96,6 @@ class OfficersGroup:
             return 0
         sent = 0
         async with self._flush_lock:
-            self.queued.clear()
             while (post := await asyncio.to_thread(self.outbox.next_due, now)) is not None:
                 if not await self._send(bot, post):
                     break
@@ -109,9 +108,11 @@ class OfficersGroup:
         try:
             message = await bot.send_message(self.chat_id, post.text, reply_parameters=reply)
         except BadRequest as error:
-            if any(marker in str(error).lower() for marker in _CONTENT_ERRORS):
+            if any(marker in str(error).lower() for marker in CONTENT_ERRORS):
                 log.error("Telegram refused a post about ticket %s, given up: %s", post.ticket_id, error)
                 await asyncio.to_thread(self.outbox.drop, post)
+                note = tg.POST_REFUSED.format(ticket=post.ticket_id, reason=str(error)[:200])
+                await asyncio.to_thread(HandoffStore(self.store.db).add_message, post.ticket_id, "note", note, "Tanya")
                 return True
             return await self._failed(post, error)
         except RetryAfter as error:

@@ -1,5 +1,10 @@
-"""Delivers the handoff outbox to Telegram customers (officers' replies typed in the group or in the web console,
-and "Tanya is back" notices) and the queued posts to the officers' group; forgets old handled-update records.
+"""Sends what waits in the persisted outboxes: customers' pieces (`ChatOutbox`: answers, notices, officers' replies
+and "Tanya is back") and the officers' group's posts (`GroupOutbox`); forgets old handled-update records.
+
+Officers' replies and notices are stored on their ticket first (every channel delivers its own); the courier moves
+each Telegram one into the chat outbox, piece by piece, in the step that marks it delivered. A piece that fails is
+retried with a growing pause; a chat Telegram will never deliver to (the customer blocked the bot) is given up, and
+when that loses an officer's reply the officers are told, in the group and on the ticket in the web console.
 
 Idle tickets are closed by the one ticket-maintenance loop (`bot.ticket_maintenance`); the courier listens to it,
 so the officers' group hears of each closed Telegram ticket once.
@@ -11,19 +16,19 @@ import asyncio
 import logging
 import time
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from telegram import Bot
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram import Bot, InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.conversation import ConversationService
 from bot.database import utcnow
-from bot.handoff_store import Ticket, TicketMessage
 from bot.telegram import phrases as tg
 from bot.telegram.channel_store import TelegramChannelStore
+from bot.telegram.chat_outbox import ChatOutbox, ChatPiece, Piece
 from bot.telegram.error_report import ErrorReport
-from bot.telegram.officers_group import CHANNEL, OfficersGroup
-from bot.telegram.rendering import as_html, render_outbox_message
+from bot.telegram.officers_group import CHANNEL, CONTENT_ERRORS, OfficersGroup
+from bot.telegram.rendering import render_outbox_message
 from bot.ticket_maintenance import TicketMaintenance
 
 log = logging.getLogger(__name__)
@@ -32,12 +37,14 @@ __all__ = ["CHANNEL", "OutboxCourier"]
 
 # Telegram gives up redelivering an update within a day; a week of records is plenty.
 _SEEN_UPDATES_KEPT = timedelta(days=7)
-# Pieces already sent of messages not yet delivered whole, kept for at most this many messages.
-_PIECES_KEPT = 1000
+# Chats sent to at once: one slow or rate-limited chat holds up no other.
+CONCURRENT_CHATS = 16
+# Telegram's answers for a chat that is gone for good: everything queued for it is given up.
+_GONE_CHAT_ERRORS = ("chat not found", "user is deactivated", "bot was blocked", "bot can't initiate")
 
 
 class OutboxCourier:
-    """Sends undelivered ticket messages of Telegram customers and marks them delivered; flushes the group's posts."""
+    """Sends the queued pieces of every customer chat (oldest first, in order per chat) and the group's posts."""
 
     def __init__(
         self,
@@ -54,60 +61,107 @@ class OutboxCourier:
         self.idle_minutes = idle_minutes
         self.errors = errors
         self.maintenance = maintenance
+        self.chats = ChatOutbox(store.db)
         self._lock = asyncio.Lock()
-        # message id -> pieces of it already sent: a long reply whose second piece failed resumes there.
-        self._pieces_sent: dict[int, int] = {}
+        self._paused = False  # while Telegram fails every chat: logged once, not once per try
 
-    async def deliver(self, bot: Bot) -> int:
-        """Send what is waiting, oldest first; returns how many messages went out whole."""
+    def wake(self) -> None:
+        """Something was queued: send it now rather than at the next tick."""
+        self.officers.queued.set()
+
+    async def deliver(self, bot: Bot, now: datetime | None = None) -> int:
+        """Queue the ticket messages waiting for Telegram customers, then send every piece that is due; returns
+        how many pieces went out. `now` is for tests: the time the pauses after failures are measured against."""
         async with self._lock:
-            handoffs = self.conversations.handoffs
-            pending = await asyncio.to_thread(handoffs.pending_deliveries, CHANNEL)
+            await self._take_ticket_messages(bot)
             sent = 0
-            for ticket, message in pending:
-                try:
-                    await self._send_pieces(bot, ticket, message)
-                except (Forbidden, BadRequest, ValueError) as error:
-                    # The customer blocked the bot or the chat is gone: retrying would never succeed.
-                    log.warning("Ticket %s message %s is undeliverable: %s", ticket.id, message.id, error)
-                    await self._tell_officers_undeliverable(bot, ticket, message, error)
-                except TelegramError as error:
-                    log.warning("Delivery of ticket %s paused, will retry: %s", ticket.id, error)
+            while due := await asyncio.to_thread(self.chats.due, CONCURRENT_CHATS, now):
+                results = await asyncio.gather(*(self._send(bot, piece) for piece in due))
+                sent += results.count(True)
+                if all(result is False for result in results):  # every chat waits out a pause: the next tick tries
                     break
-                else:
-                    sent += 1
-                self._pieces_sent.pop(message.id, None)
-                await asyncio.to_thread(handoffs.mark_delivered, message.id)
             return sent
 
-    async def _send_pieces(self, bot: Bot, ticket: Ticket, message: TicketMessage) -> None:
-        pieces = render_outbox_message(ticket, message)
-        for number in range(self._pieces_sent.get(message.id, 0), len(pieces)):
-            await bot.send_message(int(ticket.customer), pieces[number])
-            self._pieces_sent[message.id] = number + 1
-            while len(self._pieces_sent) > _PIECES_KEPT:
-                self._pieces_sent.pop(next(iter(self._pieces_sent)))
+    async def _take_ticket_messages(self, bot: Bot) -> None:
+        handoffs = self.conversations.handoffs
+        for ticket, message in await asyncio.to_thread(handoffs.pending_deliveries, CHANNEL):
+            pieces = [Piece(text) for text in render_outbox_message(ticket, message)]
+            try:
+                chat_id = int(ticket.customer)
+            except ValueError:  # not a Telegram chat id: nothing could ever deliver it
+                await asyncio.to_thread(handoffs.mark_delivered, message.id)
+                await self._report_lost(bot, ticket.id, "not a Telegram chat", officer_wrote=message.role == "officer")
+                continue
+            await asyncio.to_thread(
+                self.chats.take_ticket_message, message.id, chat_id, ticket.id, pieces, message.role == "officer"
+            )
 
-    async def _tell_officers_undeliverable(
-        self, bot: Bot, ticket: Ticket, message: TicketMessage, error: Exception
-    ) -> None:
-        if message.role != "officer":  # a notice nobody wrote needs nobody told
+    async def _send(self, bot: Bot, piece: ChatPiece) -> bool | None:
+        """True when Telegram took the piece, False when it waits for another try, None when it was given up."""
+        keyboard = InlineKeyboardMarkup.de_json(piece.keyboard, bot) if piece.keyboard else None
+        try:
+            await bot.send_message(piece.chat_id, piece.text, reply_markup=keyboard)
+        except Forbidden as error:
+            await self._give_up(bot, piece, error, whole_chat=True)
+            return None
+        except BadRequest as error:
+            reason = str(error).lower()
+            if any(marker in reason for marker in _GONE_CHAT_ERRORS):
+                await self._give_up(bot, piece, error, whole_chat=True)
+            elif any(marker in reason for marker in CONTENT_ERRORS):
+                await self._give_up(bot, piece, error, whole_chat=False)
+            else:
+                return await self._failed(piece, error)
+            return None
+        except RetryAfter as error:
+            wait = error.retry_after
+            return await self._failed(piece, error, wait.total_seconds() if isinstance(wait, timedelta) else wait)
+        except TelegramError as error:
+            return await self._failed(piece, error)
+        await asyncio.to_thread(self.chats.sent, piece)
+        if self._paused:
+            self._paused = False
+            log.info("Telegram takes messages again; waiting replies are being sent")
+        return True
+
+    async def _failed(self, piece: ChatPiece, error: TelegramError, retry_after: float | None = None) -> bool:
+        pause = await asyncio.to_thread(self.chats.failed, piece, str(error), retry_after)
+        if not self._paused:
+            self._paused = True
+            log.warning(
+                "A reply could not be sent (%s); it waits and is tried again in %.0f s", error, pause.total_seconds()
+            )
+        return False
+
+    async def _give_up(self, bot: Bot, piece: ChatPiece, error: TelegramError, whole_chat: bool) -> None:
+        dropped = await asyncio.to_thread(self.chats.give_up, piece, whole_chat)
+        log.warning("%d queued piece(s) for a Telegram chat given up: %s", len(dropped), error)
+        for ticket_id in dict.fromkeys(p.ticket_id for p in dropped if p.ticket_id is not None and p.report_failure):
+            await self._report_lost(bot, ticket_id, str(error), officer_wrote=True)
+
+    async def _report_lost(self, bot: Bot, ticket_id: int, reason: str, officer_wrote: bool) -> None:
+        """An officer's reply that can never reach its customer: said in the group and on the ticket (console)."""
+        if not officer_wrote:  # a notice nobody wrote needs nobody told
             return
-        text = tg.REPLY_UNDELIVERABLE.format(ticket=ticket.id, reason=as_html(str(error))[:200])
-        await self.officers.notify(bot, ticket.id, text)
+        note = tg.REPLY_UNDELIVERABLE.format(ticket=ticket_id, reason=reason[:200])
+        await asyncio.to_thread(self.conversations.handoffs.add_message, ticket_id, "note", note, "Tanya")
+        await self.officers.notify(bot, ticket_id, note)  # escaped by `notify`
 
     async def run(self, bot: Bot, interval: float = 1.0, housekeeping_every: float = 60.0) -> None:
-        """Deliver every `interval` seconds (at once when a group post is queued) and do housekeeping every
+        """Deliver every `interval` seconds (at once when something is queued: `wake`) and do housekeeping every
         `housekeeping_every`, until cancelled."""
         if self.maintenance is not None:
             self.maintenance.add_listener(self.officers.tell_closed_idle)
         next_housekeeping = time.monotonic()
         try:
             while True:
+                self.officers.queued.clear()  # what is queued from here on is sent by this round or wakes the next
                 try:
                     if time.monotonic() >= next_housekeeping:
                         next_housekeeping = time.monotonic() + housekeeping_every
-                        await asyncio.to_thread(self.store.forget_updates_before, utcnow() - _SEEN_UPDATES_KEPT)
+                        cutoff = utcnow() - _SEEN_UPDATES_KEPT
+                        await asyncio.to_thread(self.store.forget_updates_before, cutoff)
+                        await asyncio.to_thread(self.conversations.turn_keys.forget_before, cutoff)
                     await self.deliver(bot)
                     await self.officers.flush(bot)
                 except asyncio.CancelledError:

@@ -60,7 +60,13 @@ REASONS = {
     "account_data": "perlu data akun",
     "low_confidence": "bot tidak yakin",
 }
-ROLE_LABELS = {"customer": "👤 Pelanggan", "bot": "🤖 Tanya", "officer": "🧑‍💼 Petugas", "system": "⚙️ Sistem"}
+ROLE_LABELS = {
+    "customer": "👤 Pelanggan",
+    "bot": "🤖 Tanya",
+    "officer": "🧑‍💼 Petugas",
+    "system": "⚙️ Sistem",
+    "note": "⚠️ Catatan",
+}
 TICKET_HOW_TO = "↩️ Balas (reply) pesan ini untuk menjawab pelanggan; balas dengan /close untuk menutup tiket."
 CLOSE_USAGE = "Balas (reply) salah satu pesan tiket dengan /close untuk menutup tiket itu."
 OFFICERS_ONLY = "Maaf, hanya petugas terdaftar yang dapat menjawab atau menutup tiket."
@@ -68,6 +74,7 @@ REPLY_QUEUED = "✅ Diteruskan ke pelanggan (tiket #{ticket})."
 TICKET_ALREADY_CLOSED = "Tiket #{ticket} sudah ditutup; balasan tidak dikirim ke pelanggan."
 TICKET_CLOSED_BY = "🔒 Tiket #{ticket} ditutup oleh {officer}. Pelanggan diberi tahu bahwa Tanya kembali membantu."
 TICKET_CLOSED_IDLE = "🔒 Tiket #{ticket} ditutup otomatis setelah {minutes} menit tanpa aktivitas."
+POST_REFUSED = "⚠️ Telegram menolak kiriman tiket #{ticket} ke grup petugas ({reason}); lihat tiket ini di konsol web."
 REPLY_UNDELIVERABLE = (
     "⚠️ Balasan untuk tiket #{ticket} tidak bisa dikirim ke pelanggan ({reason}). Hubungi pelanggan lewat kanal lain."
 )

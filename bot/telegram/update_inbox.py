@@ -105,6 +105,13 @@ class UpdateInbox(asyncio.Queue[object]):
                     _reason(error),
                 )
 
+    def key_of(self, update: Update) -> tuple[int, int] | None:
+        """(bot id, update id): how a reply queued by a handler names the update it marks done in the same step;
+        None before the inbox is opened (nothing to mark)."""
+        if self._bot_id is None:
+            return None
+        return self._bot_id, update.update_id
+
     def received_before_restart(self, update: Update) -> datetime | None:
         """When a resumed update was first received (its first run may have done part of its work); None for an
         update of this run."""

@@ -54,15 +54,19 @@ def test_handoff_round_trip_from_web_chat_to_console_and_back(web: RunningWebApp
     assert conversation[-1] == {"role": "customer", "author": "", "text": "halo, masih di sana?", "delivered": True}
 
     officer.predict(ticket["id"], "Sudah kami buka blokirnya, silakan mulai ulang ponsel Anda.", api_name="/reply")
-    received = _wait_for(lambda: person.predict(api_name="/officer_messages"))
-    assert received == ["Sudah kami buka blokirnya, silakan mulai ulang ponsel Anda."]
-    assert person.predict(api_name="/officer_messages") == []  # delivered once
+    received = _wait_for(lambda: person.predict(0, api_name="/officer_messages"))
+    assert [m["text"] for m in received] == ["Sudah kami buka blokirnya, silakan mulai ulang ponsel Anda."]
+    assert person.predict(0, api_name="/officer_messages") == received  # not confirmed yet: a lost reply comes again
+    assert person.predict(received[-1]["id"], api_name="/officer_messages") == []  # confirmed: delivered once
+    conversation = officer.predict(ticket["id"], api_name="/ticket")["conversation"]
+    assert conversation[-1]["role"] == "officer" and conversation[-1]["delivered"]
 
     drafts = staff(web).predict(api_name="/drafts")
     assert any(d["ticket_id"] == ticket["id"] and d["answer"].startswith("Sudah kami buka") for d in drafts)
 
     officer.predict(ticket["id"], api_name="/close_ticket")
-    assert _wait_for(lambda: person.predict(api_name="/officer_messages")) == [phrases.BOT_BACK["id"]]
+    notice = _wait_for(lambda: person.predict(received[-1]["id"], api_name="/officer_messages"))
+    assert [m["text"] for m in notice] == [phrases.BOT_BACK["id"]]
     assert ticket["id"] not in [t["id"] for t in officer.predict(api_name="/tickets")]
     assert "*123*1#" in person.predict("cara cek pulsa", api_name="/chat")  # the bot answers again
 
