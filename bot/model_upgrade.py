@@ -1,12 +1,15 @@
-"""Answering at once on the base model while the tuned one is built, then swapping to it without a restart.
+"""Answering on while a tuned model is built in the background, then swapping to it without a restart.
 
 A fresh machine has no tuned model, and fine-tuning takes minutes. So `tanya serve` answers on the tune base
-model (in a collection of its own, with a self-calibration for it) from the start, fine-tunes in a child process
-(niced, so answering stays quick; `tanya tune --if-missing`, which waits on the lock of any other process tuning
-the same model), embeds the knowledge base into the tuned model's collection, calibrates it, and swaps engine,
-index and calibration in one step. Questions asked meanwhile are answered by the old model up to the swap and by
-the new one after it. A restart in the middle starts over on the base model's collection; a finished tuning is
-kept, so the next start serves the tuned model directly.
+model (in a stopgap collection, with a self-calibration for it) from the start, fine-tunes in a child process
+(niced, so answering stays quick; `tanya tune --if-missing` for the generation being built, which waits on the lock
+of any other process tuning), embeds the knowledge base into the serving collection with the tuned model,
+calibrates it, and swaps engine, index and calibration in one step. A re-tune (`bot.model_retune` decides when)
+builds the next generation the same way while the current one answers; once it is tuned, the serving index is
+copied to the stopgap collection and answers from there, so the new one is built under the name every process
+opens. Questions asked meanwhile are answered by the old model up to the swap and by the new one after it. A
+restart in the middle serves the stopgap (the base model, or the previous generation) and starts again; finished
+tunings are kept. After a swap the stopgap collection and the older generations are deleted.
 """
 
 from __future__ import annotations
@@ -22,15 +25,28 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from bot.settings import Settings
-from bot.tuning import TuningProgress, is_tuned, read_manifest, read_progress, tuned_kb_dir, tuned_model_folder
+from bot.tuning import (
+    TuningProgress,
+    generation,
+    is_tuned,
+    make_current,
+    next_generation,
+    pinned,
+    prune_generations,
+    read_manifest,
+    read_progress,
+    tuned_kb_dir,
+    tuned_model_folder,
+)
 
 if TYPE_CHECKING:
     from bot.engine import AnswerEngine
+    from bot.knowledge_index import KnowledgeIndex
     from ingest.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
-BASE_COLLECTION_SUFFIX = "_base"
+STOPGAP_SUFFIX = "_stopgap"  # the collection answering while a tuned model is built under the serving one's name
 _STOP_SECONDS = 10.0
 _CHILD_NICENESS = 10
 
@@ -40,14 +56,35 @@ def needs_tuning(settings: Settings) -> bool:
     return is_tuned(settings.embedding_model) and read_manifest(tuned_model_folder(settings)) is None
 
 
+def stopgap_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"collection": settings.collection + STOPGAP_SUFFIX})
+
+
 def base_model_settings(settings: Settings) -> Settings:
-    """What to answer with until the tuned model is ready: its base model, in a collection of its own."""
-    return settings.model_copy(
-        update={
-            "embedding_model": settings.tune_base_model,
-            "collection": settings.collection + BASE_COLLECTION_SUFFIX,
-        }
-    )
+    """What to answer with until the first tuned model is ready: its base model, in the stopgap collection."""
+    return stopgap_settings(settings).model_copy(update={"embedding_model": settings.tune_base_model})
+
+
+def serving_settings(settings: Settings) -> Settings:
+    """What `tanya serve` answers with from its start: the base model on a first run, the previous generation's
+    stopgap after a restart in the middle of a re-tune, else the current generation, pinned (so a re-tune never
+    changes the weights under it)."""
+    if not is_tuned(settings.embedding_model):
+        return settings
+    if needs_tuning(settings):
+        return base_model_settings(settings)
+    current = pinned(settings)
+    stopgap = stopgap_settings(current)
+    return stopgap if _holds_its_model(stopgap) else current
+
+
+def _holds_its_model(settings: Settings) -> bool:
+    """Whether the settings' collection holds records embedded with the settings' model."""
+    from bot.embedder import load_embedder, model_identity
+    from bot.knowledge_index import KnowledgeIndex
+
+    with KnowledgeIndex(settings, load_embedder(settings), writable=False) as index:
+        return index.count() > 0 and index.info().get("embedding_model") == model_identity(settings)
 
 
 class Phase(StrEnum):
@@ -66,14 +103,19 @@ class UpgradeStatus:
     phase: Phase
     progress: TuningProgress | None = None
     error: str | None = None
+    reason: str | None = None  # why it was started ("12 entries changed since ...")
+    retune: bool = False  # an earlier tuning answers meanwhile (not the base model)
 
 
 class ModelUpgrade:
-    """Builds the tuned model of `target` in the background and swaps `engine` over to it."""
+    """Builds the tuned model of `target` in the background and swaps `engine` over to it: the generation `target`
+    pins, else the next one to build (the first, or the one after the current)."""
 
-    def __init__(self, target: Settings, engine: AnswerEngine) -> None:
-        self.target = target
+    def __init__(self, target: Settings, engine: AnswerEngine, reason: str | None = None) -> None:
+        self.target = target if target.tuned_generation is not None else next_generation(target)
         self.engine = engine
+        self.reason = reason
+        self.retune = is_tuned(engine.model)
         self._phase = Phase.TUNING
         self._error: str | None = None
         self._child: subprocess.Popen[bytes] | None = None
@@ -82,19 +124,30 @@ class ModelUpgrade:
         self._thread = threading.Thread(target=self._run, name="tanya-model-upgrade", daemon=True)
 
     def start(self) -> ModelUpgrade:
-        log.warning(
-            "No tuned model on this machine yet: answering with %s while %s is fine-tuned on %s in the background; "
-            "Tanya switches to it by itself when it is ready (progress in this log and on the staff page)",
-            self.engine.model,
-            self.target.tune_base_model,
-            tuned_kb_dir(self.target.embedding_model),
-        )
+        if self.retune:
+            log.warning(
+                "Re-tuning in the background (%s): generation %d of %s is built while generation %d answers; "
+                "Tanya switches to it by itself when it is ready (progress in this log and on the staff page)",
+                self.reason,
+                generation(self.target),
+                self.engine.model,
+                generation(self.engine.index.settings),
+            )
+        else:
+            log.warning(
+                "No tuned model on this machine yet: answering with %s while %s is fine-tuned on %s in the "
+                "background; Tanya switches to it by itself when it is ready (progress in this log and on the "
+                "staff page)",
+                self.engine.model,
+                self.target.tune_base_model,
+                tuned_kb_dir(self.target.embedding_model),
+            )
         self._thread.start()
         return self
 
     def status(self) -> UpgradeStatus:
         progress = read_progress(self.target) if self._phase == Phase.TUNING else None
-        return UpgradeStatus(self.engine.model, self._phase, progress, self._error)
+        return UpgradeStatus(self.engine.model, self._phase, progress, self._error, self.reason, self.retune)
 
     def wait(self, timeout: float) -> bool:
         """Wait until the upgrade ended (ready or failed); False when `timeout` seconds passed first."""
@@ -125,7 +178,7 @@ class ModelUpgrade:
             )
             self._switch()
             self._phase = Phase.READY
-        except Exception as error:  # answering goes on with the base model
+        except Exception as error:  # answering goes on with the model it has
             log.exception("Building the tuned model failed; answering goes on with %s", self.engine.model)
             self._error = str(error) or type(error).__name__
             self._phase = Phase.FAILED
@@ -133,13 +186,16 @@ class ModelUpgrade:
             self._done.set()
 
     def _tune(self) -> bool:
-        """Fine-tune in a child process; False when stopped."""
+        """Fine-tune in a child process (unless a run before a restart finished it); False when stopped."""
+        if read_manifest(tuned_model_folder(self.target)) is not None:
+            return True
         env = {
             **os.environ,
             "TANYA_EMBEDDING_MODEL": f"tuned:{tuned_kb_dir(self.target.embedding_model)}",
             "TANYA_TUNE_BASE_MODEL": self.target.tune_base_model,
             "TANYA_TUNE_EPOCHS": str(self.target.tune_epochs),
             "TANYA_MODEL_CACHE_DIR": str(self.target.model_cache_dir.resolve()),
+            "TANYA_TUNED_GENERATION": str(generation(self.target)),
         }
         command = [sys.executable, "-m", "bot.cli", "tune", "--if-missing", "--quiet"]
         self._child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
@@ -157,16 +213,20 @@ class ModelUpgrade:
         return load_knowledge_base([self.target.kb_dir], self.target.kb_dir)
 
     def _switch(self) -> None:
-        """Embed the knowledge base into the tuned model's collection, calibrate it, catch up with editors' saves
-        made meanwhile, and swap."""
-        from bot.embedder import load_embedder
+        """Embed the knowledge base into the serving collection's name with the tuned model, calibrate it, catch up
+        with editors' saves made meanwhile, swap, and make it the current generation."""
+        from bot.embedder import load_embedder, model_identity
         from ingest.sync import sync_index
 
         self._phase = Phase.EMBEDDING
         knowledge_base = self._knowledge_base()  # a broken kb/ fails the upgrade here, before anything is reset
-        index = self.engine.index.sibling(self.target, load_embedder(self.target))
+        embedder = load_embedder(self.target)  # its ONNX export (once) before the serving index moves
+        if self.engine.index.settings.collection == self.target.collection:
+            self._set_aside()
+        index = self.engine.index.sibling(self.target, embedder)
         if index.other_model() is not None:
             index.reset()
+        index.set_info(embedding_model=model_identity(self.target))  # half-built, never taken for the old model
         sync_index(index, knowledge_base, show_progress=False)
         self._phase = Phase.CALIBRATING
         serving = self.engine.prepare(index)
@@ -176,5 +236,26 @@ class ModelUpgrade:
             self.engine.swap(serving)
             if caught_up.added or caught_up.updated or caught_up.removed:
                 self.engine.refresh()
+        make_current(self.target)  # before the stopgap goes: a restart in between serves the stopgap and resumes
         if old is not index:
             old.drop()
+        prune_generations(self.target)
+
+    def _set_aside(self) -> None:
+        """Copy the serving index (vectors and all, no embedding) to the stopgap collection and answer from the
+        copy, so the new model's index can be built under the serving collection's name."""
+        serving = self.engine.index
+        stopgap = serving.sibling(stopgap_settings(serving.settings), serving.embedder)
+        with self.engine.content_lock:  # no editor's save between the copy and the swap
+            _copy(serving, stopgap)
+            self.engine.swap(self.engine.prepare(stopgap))  # its calibration is copied too: nothing to compute
+        log.info("Answering from a copy of the index while generation %d is embedded", generation(self.target))
+
+
+def _copy(source: KnowledgeIndex, target: KnowledgeIndex) -> None:
+    """Make `target` hold exactly `source`'s records, vectors and facts."""
+    records = list(source.records().values())
+    vectors = source.vectors([r.id for r in records])
+    target.reset()
+    target.add(records, [vectors[r.id] for r in records])
+    target.set_info(**{key: value for key, value in source.info().items() if not key.startswith("hnsw:")})

@@ -16,6 +16,7 @@ from bot.settings import Settings
 from bot.ticket_maintenance import TicketMaintenance
 
 if TYPE_CHECKING:
+    from bot.model_retune import RetuneScheduler
     from bot.model_upgrade import ModelUpgrade
 
 
@@ -31,7 +32,8 @@ class Runtime:
     conversations: ConversationService
     drafts: DraftStore
     maintenance: TicketMaintenance  # the one idle-ticket loop; channels add listeners
-    upgrade: ModelUpgrade | None = None  # the tuned model being built while the base model answers
+    upgrade: ModelUpgrade | None = None  # the tuned model being built (or last built) while another answers
+    retunes: RetuneScheduler | None = None  # starts the upgrades: the first run's, and re-tunes after editors' changes
 
     @classmethod
     def open(cls, settings: Settings, *, writable: bool = True, store_dir: Path | None = None) -> Runtime:
@@ -46,6 +48,8 @@ class Runtime:
         return cls(settings, engine, database, handoffs, interactions, conversations, drafts, maintenance)
 
     def close(self) -> None:
+        if self.retunes is not None:  # first, so it starts no upgrade while the one under way stops
+            self.retunes.stop()
         if self.upgrade is not None:
             self.upgrade.stop()
         self.engine.close()

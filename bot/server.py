@@ -30,10 +30,12 @@ def serve(settings: Settings, *, web: bool, telegram: bool) -> None:
     token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
     if telegram and not web and not token:
         raise CliError("`tanya serve --telegram` needs TELEGRAM_BOT_TOKEN (the token from BotFather).")
-    from bot.model_upgrade import ModelUpgrade, base_model_settings, needs_tuning
+    from bot.model_retune import RetuneScheduler
+    from bot.model_upgrade import serving_settings
+    from bot.tuning import is_tuned
 
-    upgrading = needs_tuning(settings)  # a fresh machine: answer on the base model while the tuned one is built
-    serving = base_model_settings(settings) if upgrading else settings
+    # The base model on a fresh machine while the tuned one is built; the previous generation mid-re-tune.
+    serving = serving_settings(settings)
     _rebuild_if_the_model_changed(serving)
     runtime = Runtime.open(serving)
     stop = threading.Event()
@@ -42,8 +44,8 @@ def serve(settings: Settings, *, web: bool, telegram: bool) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         _sync_knowledge_base(runtime)
-        if upgrading:
-            runtime.upgrade = ModelUpgrade(settings, runtime.engine).start()
+        if is_tuned(settings.embedding_model):  # built, and kept current with editors' changes, in the background
+            runtime.retunes = RetuneScheduler(settings, runtime).start()
         maintenance = threading.Thread(
             target=runtime.maintenance.run, args=(stop,), name="tanya-maintenance", daemon=True
         )
@@ -76,15 +78,15 @@ def _rebuild_if_the_model_changed(settings: Settings) -> None:
     serving what it held (the problem is logged; the sync after the fix catches up)."""
     from bot.embedder import load_embedder
     from bot.knowledge_index import KnowledgeIndex
-    from bot.model_upgrade import BASE_COLLECTION_SUFFIX
+    from bot.model_upgrade import STOPGAP_SUFFIX
     from ingest.knowledge_base import load_knowledge_base
     from ingest.problems import KnowledgeBaseError
 
     if not settings.kb_dir.is_dir():
         return  # nothing to rebuild from: keep the index (the engine will say it needs a rebuild)
     with KnowledgeIndex(settings, load_embedder(settings), writable=True) as index:
-        if not settings.collection.endswith(BASE_COLLECTION_SUFFIX):  # the tuned model is here: the stopgap goes
-            index.drop_collection(settings.collection + BASE_COLLECTION_SUFFIX)
+        if not settings.collection.endswith(STOPGAP_SUFFIX):  # the tuned model is here: the stopgap goes
+            index.drop_collection(settings.collection + STOPGAP_SUFFIX)
         other = index.other_model()
         if other is not None:
             log.warning("The index was built with another model (%s); re-embedding the knowledge base", other)

@@ -37,6 +37,25 @@ class Settings(BaseSettings):
     )
     tune_base_model: str = Field(BUNDLED_MODEL, description="The model a 'tuned:' embedding model starts from.")
     tune_epochs: int = Field(4, ge=1, le=50, description="Passes over the phrasings when fine-tuning.")
+    retune_after_changes: int = Field(
+        20,
+        ge=0,
+        description="`tanya serve` re-tunes a 'tuned:' model by itself once this many FAQ entries' phrasings were "
+        "added, changed or deleted since it was tuned (0: never by count).",
+    )
+    retune_nightly_hour: int | None = Field(
+        None,
+        ge=0,
+        le=23,
+        description="Local hour (0-23, in timezone) at which `tanya serve` re-tunes when any entry's phrasings "
+        "changed since the last tuning; unset: no nightly re-tune.",
+    )
+    tuned_generation: int | None = Field(
+        None,
+        ge=1,
+        description="Which generation of the tuned model to use (each re-tune builds the next one); unset: the "
+        "current one. Set by Tanya for the processes it starts; an operator has no need to.",
+    )
     query_backend: str = Field(
         "auto",
         description="How questions are embedded: 'onnx' (fast start, exported once per model), 'torch', "

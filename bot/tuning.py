@@ -5,8 +5,11 @@ phrasings of different entries, above all of the nearest ones, pushed apart. Run
 on two cores for the demo knowledge base (117 entries, thirteen phrasings each), growing with the phrasings' number
 and length.
 
-The default embedding model is `tuned:kb`: the bundled model fine-tuned once on kb/'s phrasings, kept under the
-model cache with a manifest whose fingerprint names the weights, so an index built with other weights is caught.
+The default embedding model is `tuned:kb`: the bundled model fine-tuned on kb/'s phrasings, kept under the model
+cache with a manifest whose fingerprint names the weights, so an index built with other weights is caught, and which
+records a digest of each entry's phrasings, so the entries changed since are counted exactly. Each re-tune builds a
+new generation beside the one in use (`<folder>-2`, `-3`, ...); a pointer file names the current one, and a process
+pins the generation it answers with (`tuned_generation`), so a re-tune never changes the weights under it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import hashlib
 import json
 import logging
 import random
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -23,11 +27,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.settings import TUNED_PREFIX, Settings
 from bot.text_normalizer import TextNormalizer
 from ingest.faq_files import FaqEntry
+
+if TYPE_CHECKING:
+    from ingest.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,7 @@ LEARNING_RATE = 3e-5
 HARD_NEGATIVES = 3  # each entry's hard negatives come from its three nearest other entries
 SCALE = 20.0  # cosine similarities are multiplied by this before the softmax (as in MultipleNegativesRankingLoss)
 MANIFEST = "tanya-tuning.json"
+CURRENT_SUFFIX = ".current"  # beside the first generation's folder: the number of the generation in use
 # Bumped when the training recipe changes, so models tuned by an older recipe are not mistaken for current ones.
 RECIPE = "contrastive-hard-negatives-v2"  # v2: contractions and real elongations only
 
@@ -51,11 +59,89 @@ def tuned_kb_dir(model: str) -> Path:
     return Path(model.removeprefix(TUNED_PREFIX) or "kb").expanduser().resolve()
 
 
-def tuned_model_folder(settings: Settings) -> Path:
-    """Where the `tuned:` model of these settings lives: one folder per knowledge base, base model and recipe."""
+def _first_generation_folder(settings: Settings) -> Path:
+    """One folder per knowledge base, base model and recipe; later generations add `-<n>` to its name."""
     kb_dir = tuned_kb_dir(settings.embedding_model)
     digest = hashlib.sha256(f"{kb_dir}|{settings.tune_base_model}|{RECIPE}".encode()).hexdigest()[:10]
     return settings.model_cache_dir / f"tuned-{kb_dir.name}-{digest}"
+
+
+def generation_folder(settings: Settings, generation: int) -> Path:
+    first = _first_generation_folder(settings)
+    return first if generation == 1 else first.with_name(f"{first.name}-{generation}")
+
+
+def current_generation(settings: Settings) -> int:
+    """The generation in use, as the last swap or `tanya tune` left it (1 before any re-tune)."""
+    try:
+        return max(1, int(_current_file(settings).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return 1
+
+
+def generation(settings: Settings) -> int:
+    """The generation these settings use: pinned, else the current one."""
+    return settings.tuned_generation or current_generation(settings)
+
+
+def pinned(settings: Settings, number: int | None = None) -> Settings:
+    """The settings held to one generation (the current one by default), whatever re-tunes do meanwhile."""
+    return settings.model_copy(update={"tuned_generation": number or current_generation(settings)})
+
+
+def tuned_model_folder(settings: Settings) -> Path:
+    """Where the `tuned:` model of these settings lives (the generation they use)."""
+    return generation_folder(settings, generation(settings))
+
+
+def next_generation(settings: Settings) -> Settings:
+    """The settings of the model a tuning in the background builds: the current generation while it is not built
+    (a first run), else the one after it (which a restart may have left finished or half-built)."""
+    current = current_generation(settings)
+    built = read_manifest(generation_folder(settings, current)) is not None
+    return pinned(settings, current + 1 if built else current)
+
+
+def make_current(settings: Settings) -> None:
+    """Name the settings' generation as the one in use, for every process that opens the model from now on."""
+    target = _current_file(settings)
+    partial = target.with_name(target.name + ".partial")
+    partial.write_text(str(generation(settings)), encoding="utf-8")
+    partial.replace(target)
+
+
+def prune_generations(settings: Settings) -> None:
+    """Delete the generations older than the settings' one, with their progress files and ONNX exports."""
+    from bot.embedder import model_cache_key
+
+    keep = generation(settings)
+    for number, folder in _generations_on_disk(settings):
+        if number >= keep:
+            continue
+        manifest = read_manifest(folder) if folder.suffix != ".partial" else None
+        if manifest is not None:
+            export = model_cache_key(f"tuned:{folder.name}#{manifest['fingerprint']}")
+            shutil.rmtree(settings.model_cache_dir / export, ignore_errors=True)
+        progress_file_of(folder).unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        log.info("Deleted generation %d of the tuned model (%s)", number, folder.name)
+
+
+def _current_file(settings: Settings) -> Path:
+    first = _first_generation_folder(settings)
+    return first.with_name(first.name + CURRENT_SUFFIX)
+
+
+def _generations_on_disk(settings: Settings) -> list[tuple[int, Path]]:
+    """Every generation folder of these settings' model, finished or half-built (`.partial`), by number."""
+    first = _first_generation_folder(settings)
+    pattern = re.compile(rf"{re.escape(first.name)}(?:-(\d+))?(?:\.partial)?")
+    found = []
+    for path in first.parent.glob(first.name + "*"):
+        match = pattern.fullmatch(path.name)
+        if match and path.is_dir():
+            found.append((int(match.group(1) or 1), path))
+    return sorted(found)
 
 
 def read_manifest(folder: Path) -> dict[str, object] | None:
@@ -67,19 +153,23 @@ def read_manifest(folder: Path) -> dict[str, object] | None:
 
 
 def ensure_tuned_model(settings: Settings, progress: Progress | None = None) -> Path:
-    """The settings' tuned model folder, fine-tuning it first when it does not exist yet (once per machine)."""
+    """The settings' tuned model folder, fine-tuning it first when it does not exist yet (once per generation)."""
+    settings = pinned(settings, generation(settings))  # the pointer may move while this waits for the lock
     folder = tuned_model_folder(settings)
     if read_manifest(folder) is not None:
         return folder
+    current = current_generation(settings)
+    if generation(settings) < current:  # never rebuilt behind a re-tune's back (its index is gone too)
+        raise RuntimeError(f"generation {generation(settings)} of the tuned model was replaced by generation {current}")
     with _tuning_lock(settings.model_cache_dir):
         if read_manifest(folder) is None:  # another process may have built it while this one waited
             log.warning(
-                "Fine-tuning %s on the phrasings of %s, once (about 25 minutes on two cores for the demo kb) into %s",
+                "Fine-tuning %s on the phrasings of %s (about 25 minutes on two cores for the demo kb) into %s",
                 settings.tune_base_model,
                 tuned_kb_dir(settings.embedding_model),
                 folder,
             )
-            build_tuned_model(settings, progress or log_progress)
+            _build(settings, progress or log_progress)
     return folder
 
 
@@ -110,7 +200,10 @@ class TuningProgress:
 
 
 def progress_file(settings: Settings) -> Path:
-    folder = tuned_model_folder(settings)
+    return progress_file_of(tuned_model_folder(settings))
+
+
+def progress_file_of(folder: Path) -> Path:
     return folder.with_name(folder.name + ".progress.json")
 
 
@@ -144,7 +237,22 @@ def _recording_progress(settings: Settings, progress: Progress | None) -> Progre
 
 
 def build_tuned_model(settings: Settings, progress: Progress | None = None) -> Path:
-    """(Re)build the settings' tuned model from its knowledge base's current phrasings; replaces the old one."""
+    """Build the tuned model from its knowledge base's current phrasings (`tanya tune`): the pinned generation,
+    else a new one made current (the one it replaces stays for a server still answering with it; older ones go)."""
+    with _tuning_lock(settings.model_cache_dir):
+        if settings.tuned_generation is not None:
+            return _build(settings, progress)
+        previous = current_generation(settings)
+        on_disk = [number for number, _ in _generations_on_disk(settings)]
+        new = pinned(settings, max([previous, *on_disk]) + 1 if on_disk else previous)
+        folder = _build(new, progress)
+        make_current(new)
+        prune_generations(pinned(settings, previous))
+        return folder
+
+
+def _build(settings: Settings, progress: Progress | None) -> Path:
+    """Fine-tune the settings' generation into its folder (replacing it), the manifest written last."""
     from bot.embedder import weights_fingerprint
     from ingest.knowledge_base import load_knowledge_base
 
@@ -154,17 +262,19 @@ def build_tuned_model(settings: Settings, progress: Progress | None = None) -> P
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     started = time.monotonic()
+    normalizer = TextNormalizer(kb.glossary)
     tune_model(
         settings.tune_base_model,
         kb.entries,
         partial,
-        normalizer=TextNormalizer(kb.glossary),
+        normalizer=normalizer,
         epochs=settings.tune_epochs,
         progress=_recording_progress(settings, progress),
     )
     fingerprint = weights_fingerprint(partial)
     manifest = {
         "fingerprint": fingerprint,
+        "generation": generation(settings),
         "base_model": settings.tune_base_model,
         "kb_dir": str(kb_dir),
         "entries": len(kb.entries),
@@ -172,6 +282,7 @@ def build_tuned_model(settings: Settings, progress: Progress | None = None) -> P
         "recipe": RECIPE,
         "seconds": round(time.monotonic() - started, 1),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "phrasings": entry_phrasings(kb.entries, normalizer),
     }
     (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     old = folder.with_name(folder.name + ".old")
@@ -194,14 +305,35 @@ def _tuning_lock(cache_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _phrasings(entry: FaqEntry, normalizer: TextNormalizer) -> list[str]:
+    """An entry's phrasings, plus their slang-normalised forms so the model learns informal = formal."""
+    texts = [entry.question, *entry.alternates]
+    normalised = [" ".join(normalizer.words(t)) for t in texts]
+    return list(dict.fromkeys(texts + [n for n in normalised if n]))
+
+
 def phrasing_groups(entries: list[FaqEntry], normalizer: TextNormalizer) -> list[list[str]]:
-    """Each entry's phrasings, plus their slang-normalised forms so the model learns informal = formal."""
-    groups = []
-    for entry in entries:
-        texts = [entry.question, *entry.alternates]
-        normalised = [" ".join(normalizer.words(t)) for t in texts]
-        groups.append(list(dict.fromkeys(texts + [n for n in normalised if n])))
-    return [g for g in groups if len(g) >= 2]
+    """The phrasings of each entry that has more than one: what the tuning learns from."""
+    return [g for g in (_phrasings(e, normalizer) for e in entries) if len(g) >= 2]
+
+
+def entry_phrasings(entries: list[FaqEntry], normalizer: TextNormalizer) -> dict[str, str]:
+    """A digest of each entry's phrasings as the tuning reads them (a manifest records what its model learnt)."""
+    return {
+        e.id: hashlib.sha256(json.dumps(_phrasings(e, normalizer), ensure_ascii=False).encode()).hexdigest()[:16]
+        for e in entries
+    }
+
+
+def changed_entries(settings: Settings, kb: KnowledgeBase) -> int | None:
+    """How many FAQ entries of `kb` had their phrasings added, changed or deleted since the settings' model was
+    tuned; None when its manifest predates this count (or there is no tuned model)."""
+    manifest = read_manifest(tuned_model_folder(settings)) or {}
+    recorded = manifest.get("phrasings")
+    if not isinstance(recorded, dict):
+        return None
+    now = entry_phrasings(kb.entries, TextNormalizer(kb.glossary))
+    return sum(1 for entry in recorded.keys() | now.keys() if recorded.get(entry) != now.get(entry))
 
 
 def _batches(groups: list[list[str]], rng: random.Random) -> list[list[tuple[int, str, str]]]:

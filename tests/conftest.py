@@ -36,6 +36,7 @@ def make_settings(folder: Path, **overrides: object) -> Settings:
         "embedding_model": TEST_MODEL,
         "chroma_host": None,
         "telegram_bot_token": None,
+        "retune_after_changes": 0,  # a test's kb edits must never start a real re-tune in the shared model cache
         "_env_file": None,
     }
     values.update(overrides)

@@ -71,6 +71,7 @@ def tanya(folder: Path, *args: str, stdin: str | None = None, **env: str) -> sub
         TANYA_KB_DIR=str(folder / "kb"),
         TANYA_MODEL_CACHE_DIR=str(MODEL_CACHE),
         TANYA_EMBEDDING_MODEL=TEST_MODEL,
+        TANYA_RETUNE_AFTER_CHANGES="0",
         TANYA_DATABASE_URL=f"sqlite:///{folder / 'tanya.db'}",
         ANONYMIZED_TELEMETRY="False",
     )

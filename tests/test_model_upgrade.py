@@ -20,7 +20,7 @@ from test_tuning import tiny_settings
 
 from bot.embedder import load_embedder
 from bot.messages import Outcome, Question
-from bot.model_upgrade import BASE_COLLECTION_SUFFIX, ModelUpgrade, Phase, base_model_settings, needs_tuning
+from bot.model_upgrade import STOPGAP_SUFFIX, ModelUpgrade, Phase, base_model_settings, needs_tuning
 from bot.runtime import Runtime
 from bot.settings import BUNDLED_MODEL, Settings
 from bot.tuning import progress_file, read_progress
@@ -56,6 +56,16 @@ def ask(runtime: Runtime, text: str) -> object:
     return runtime.engine.answer(Question(text, "u1", "web"))
 
 
+def answered_throughout(runtime: Runtime, upgrade: ModelUpgrade) -> None:
+    """Ask on until the upgrade ends: it ends ready, and every question meanwhile is answered or handed off."""
+    replies = []
+    deadline = time.monotonic() + UPGRADE_SECONDS
+    while not upgrade.wait(0.2) and time.monotonic() < deadline:
+        replies.append(ask(runtime, "gmn cara cek pulsa"))
+    assert upgrade.status().phase == Phase.READY, upgrade.status()
+    assert replies and all(r.outcome in (Outcome.ANSWER, Outcome.HANDOFF) for r in replies)
+
+
 def test_a_fresh_machine_answers_on_the_base_model_then_swaps_to_the_tuned_one_after_a_restart(
     fresh_machine: Settings,
 ) -> None:
@@ -64,7 +74,7 @@ def test_a_fresh_machine_answers_on_the_base_model_then_swaps_to_the_tuned_one_a
     runtime = open_on_the_base_model(target)
     try:
         assert runtime.engine.model == BUNDLED_MODEL
-        assert runtime.engine.index.settings.collection == target.collection + BASE_COLLECTION_SUFFIX
+        assert runtime.engine.index.settings.collection == target.collection + STOPGAP_SUFFIX
         stopped = ModelUpgrade(target, runtime.engine).start()
         time.sleep(1.0)  # its child is still loading PyTorch: stopped before any weights exist, as by a restart
         stopped.stop()
@@ -77,12 +87,7 @@ def test_a_fresh_machine_answers_on_the_base_model_then_swaps_to_the_tuned_one_a
         FaqEditor(target.kb_dir, on_saved=LiveReindexer(runtime.engine, target.kb_dir)).add_alternates(
             "cek-pulsa", ["sisa pulsaku berapa ya"]
         )
-        replies = []
-        deadline = time.monotonic() + UPGRADE_SECONDS
-        while not upgrade.wait(0.2) and time.monotonic() < deadline:  # answering goes on throughout
-            replies.append(ask(runtime, "gmn cara cek pulsa"))
-        assert upgrade.status().phase == Phase.READY, upgrade.status()
-        assert replies and all(r.outcome in (Outcome.ANSWER, Outcome.HANDOFF) for r in replies)
+        answered_throughout(runtime, upgrade)
         assert runtime.engine.model == target.embedding_model
         assert runtime.engine.index.info()["embedding_model"].startswith("tuned:")
         assert runtime.engine.calibration.model.startswith("tuned:")  # calibrated for the tuned model

@@ -6,6 +6,7 @@ from typing import Any
 
 import gradio as gr
 
+from bot.model_retune import entries_text
 from bot.model_upgrade import Phase
 from bot.runtime import Runtime
 from ui import concurrency
@@ -39,31 +40,39 @@ async () => {
 """
 
 MODEL_STATUS_SECONDS = 5.0
+IDLE_STATUS_SECONDS = 60.0  # while nothing is built: a re-tune may start at any time
 _BAR_CELLS = 20
 
 
 def model_status(runtime: Runtime) -> str:
-    """Which model answers, and how far the better one being built has got."""
+    """Which model answers, and how far the better one being built (or re-tuned) has got."""
     serving = f"Model: `{runtime.engine.model}`"
-    if runtime.upgrade is None:
-        return serving
-    status = runtime.upgrade.status()
-    if status.phase == Phase.READY:
-        return f"{serving} — disesuaikan dengan basis pengetahuan / fine-tuned on the knowledge base"
+    status = runtime.upgrade.status() if runtime.upgrade is not None else None
+    if status is None or status.phase == Phase.READY:
+        tuned = " — disesuaikan dengan basis pengetahuan / fine-tuned on the knowledge base" if status else ""
+        return serving + tuned + _changes_since_tuning(runtime)
     if status.phase == Phase.FAILED:
-        return (
-            f"⚠️ {serving}. Pembuatan model yang lebih baik gagal / building the better model failed: "
-            f"{status.error}. Lihat log server / see the server log."
+        what = (
+            "Penyesuaian ulang gagal / re-tuning failed"
+            if status.retune
+            else "Pembuatan model yang lebih baik gagal / building the better model failed"
         )
+        return f"⚠️ {serving}. {what}: {status.error}. Lihat log server / see the server log."
     step = {
         Phase.TUNING: "fine-tuning",
         Phase.EMBEDDING: "indexing the knowledge base",
         Phase.CALIBRATING: "calibrating",
     }[status.phase]
-    line = (
-        f"⏳ {serving} (model dasar / base model). Model yang lebih baik sedang dibuat, lalu dipakai otomatis / "
-        f"a better one is being built and switched to by itself: {step}"
-    )
+    if status.retune:
+        line = (
+            f"⏳ {serving}. Model sedang disesuaikan ulang, lalu dipakai otomatis / re-tuning ({status.reason}), "
+            f"switched to by itself: {step}"
+        )
+    else:
+        line = (
+            f"⏳ {serving} (model dasar / base model). Model yang lebih baik sedang dibuat, lalu dipakai otomatis / "
+            f"a better one is being built and switched to by itself: {step}"
+        )
     progress = status.progress
     if progress is not None and progress.total:
         filled = round(progress.fraction * _BAR_CELLS)
@@ -71,6 +80,16 @@ def model_status(runtime: Runtime) -> str:
         if progress.seconds_left is not None:
             line += f", ~{max(1, round(progress.seconds_left / 60))} min"
     return line
+
+
+def _changes_since_tuning(runtime: Runtime) -> str:
+    retunes = runtime.retunes
+    count = retunes.changes() if retunes is not None else None
+    if not count or retunes is None:
+        return ""
+    after = retunes.target.retune_after_changes
+    line = f"; {count} entri berubah sejak itu / {entries_text(count)} changed since it was tuned"
+    return line + (f" (re-tune at {after})" if after else "")
 
 
 def login_message(accounts: StaffAccounts) -> str:
@@ -89,13 +108,16 @@ def build_staff_page(runtime: Runtime, accounts: StaffAccounts) -> gr.Blocks:
         # Only the browser acts (no Python runs), so there is nothing to limit.
         log_out.click(None, js=LOG_OUT_JS, concurrency_limit=None)
         status = gr.Markdown(model_status(runtime), elem_id="model-status")
-        if runtime.upgrade is not None:
+        if runtime.upgrade is not None or runtime.retunes is not None:
             timer = gr.Timer(MODEL_STATUS_SECONDS)
 
             def on_tick() -> tuple[str, Any]:
                 upgrade = runtime.upgrade
                 moving = upgrade is not None and upgrade.status().phase not in (Phase.READY, Phase.FAILED)
-                return model_status(runtime), gr.Timer(active=moving)  # the timer stops with the upgrade
+                if moving:
+                    return model_status(runtime), gr.Timer(MODEL_STATUS_SECONDS, active=True)
+                # Without a scheduler the timer stops with the upgrade; with one, it looks now and then for a re-tune.
+                return model_status(runtime), gr.Timer(IDLE_STATUS_SECONDS, active=runtime.retunes is not None)
 
             timer.tick(on_tick, None, [status, timer], api_visibility="private", show_progress="hidden")
         no_role = gr.Markdown(NO_ROLE, visible=False)

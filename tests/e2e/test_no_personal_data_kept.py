@@ -63,6 +63,7 @@ def server_env(folder: Path, api: FakeBotApi, port: int) -> dict[str, str]:
         TANYA_DATABASE_URL=f"sqlite:///{folder / 'tanya.db'}",
         TANYA_MODEL_CACHE_DIR=str(MODEL_CACHE),
         TANYA_EMBEDDING_MODEL=TEST_MODEL,
+        TANYA_RETUNE_AFTER_CHANGES="0",
         TANYA_WEB_PORT=str(port),
         TANYA_WEB_STATE_SECRET=STATE_SECRET,
         TANYA_WEB_USERS=json.dumps({"budi": hash_password("petugas-budi-secret")}),
