@@ -127,7 +127,15 @@ def command_hash_password(args: argparse.Namespace) -> int:
 
 
 def command_eval(args: argparse.Namespace) -> int:
-    from evals.runner import DEMO, HELDOUT, custom_target, operator_targets, run_evaluation, sparse_heldout_target
+    from evals.runner import (
+        DEMO,
+        HELDOUT,
+        choose_targets,
+        custom_target,
+        operator_targets,
+        run_evaluation,
+        sparse_heldout_target,
+    )
 
     settings = get_settings()
     out = Path(args.out) if args.out else Path("evals/reports") / datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -147,6 +155,7 @@ def command_eval(args: argparse.Namespace) -> int:
             "demo": [DEMO],
             "heldout": [HELDOUT, sparse],
             "operators": operators,
+            "choose": [sparse, *choose_targets()],
             "all": [DEMO, HELDOUT, sparse, *operators],
         }[args.sets]
         if args.calibrate and targets[0] is not DEMO:
@@ -233,7 +242,10 @@ def command_tune(args: argparse.Namespace) -> int:
     if args.kb:
         print(f"Use it with: export TANYA_EMBEDDING_MODEL={TUNED_PREFIX}{Path(args.kb).resolve()}")
     if not args.if_missing:  # a first build has no older index to replace
-        print("Indexes built with the previous weights need `tanya ingest --rebuild` (and `tanya eval --calibrate`).")
+        print(
+            "A running `tanya serve` switches to it within a minute; other indexes built with the previous weights "
+            "need `tanya ingest --rebuild` (and `tanya eval --calibrate` for a labelled calibration)."
+        )
     return 0
 
 
@@ -263,7 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", help="evaluate answer quality on the labelled sets and write a report")
     evaluate.add_argument(
-        "--sets", choices=["demo", "heldout", "operators", "all"], default="all", help="which sets (default all)"
+        "--sets",
+        choices=["demo", "heldout", "operators", "choose", "all"],
+        default="all",
+        help="which sets (default all; choose: the sets sparse-knowledge-base settings are chosen on)",
     )
     evaluate.add_argument("--set", metavar="FILE", help="a labelled set (CSV or YAML) to score instead, with --kb")
     evaluate.add_argument("--kb", metavar="DIR", help="the knowledge-base folder --set asks about")

@@ -87,6 +87,7 @@ HELDOUT = EvalTarget(
     bar="team",
 )
 OPERATORS_DIR = REPO / "evals" / "operators"
+CHOOSE_DIR = REPO / "evals" / "choose"
 # The held-back knowledge base made as sparse as an operator's (one alternate an entry, no glossary): constants for
 # sparse knowledge bases are chosen on it, so the operator sets stay unseen.
 SPARSE_ALTERNATES = 1
@@ -114,15 +115,26 @@ def sparse_heldout_target(work_dir: Path) -> EvalTarget:
 
 def operator_targets() -> list[EvalTarget]:
     """The sparse operator knowledge bases in evals/operators/ (each a kb/ folder and questions.csv)."""
+    return _folder_targets(
+        OPERATORS_DIR,
+        "A sparse operator knowledge base ({name}) written without seeing the demo; nothing chosen on it.",
+    )
+
+
+def choose_targets() -> list[EvalTarget]:
+    """The sparse operator knowledge bases in evals/choose/: written like the operator sets, but for choosing
+    constants and recipes for sparse knowledge bases on, so that the operator sets stay unseen."""
+    return _folder_targets(
+        CHOOSE_DIR, "A sparse operator knowledge base ({name}) to choose sparse-knowledge-base settings on."
+    )
+
+
+def _folder_targets(parent: Path, description: str) -> list[EvalTarget]:
     return [
         EvalTarget(
-            folder.name,
-            f"A sparse operator knowledge base ({folder.name}) written without seeing the demo; nothing chosen on it.",
-            folder / "kb",
-            folder / "questions.csv",
-            bar="operator",
+            folder.name, description.format(name=folder.name), folder / "kb", folder / "questions.csv", bar="operator"
         )
-        for folder in sorted(OPERATORS_DIR.iterdir() if OPERATORS_DIR.is_dir() else [])
+        for folder in sorted(parent.iterdir() if parent.is_dir() else [])
         if (folder / "kb").is_dir() and (folder / "questions.csv").is_file()
     ]
 
