@@ -62,11 +62,14 @@ class Assessment:
 
 
 def _rule_verdict(raw: str, rule_text: str) -> str | None:
-    """The rule that decides this message without retrieval, in priority order."""
-    if intents.is_privacy_request(rule_text):
-        return "privacy"
+    """The rule that decides this message without retrieval, in priority order. A customer who asks for a person
+    gets one, even when the message also matched the privacy rule (the officer refuses what must be refused). Anger
+    does not win over privacy: the anger rule fires on "dia nipu saya", the very words of requests for a scammer's
+    address or owner (6 such requests in the labelled sets would be handed off instead of refused)."""
     if intents.asks_for_person(rule_text):
         return HandoffReason.ASKED_FOR_PERSON.value
+    if intents.is_privacy_request(rule_text):
+        return "privacy"
     if intents.is_angry(raw, rule_text):
         return HandoffReason.ANGRY.value
     if intents.is_greeting(rule_text.splitlines()[-1]):

@@ -46,12 +46,14 @@ DECLINE = {
 
 REFUSE = {
     "id": "Maaf, saya tidak dapat memberikan data pribadi orang lain (pemilik nomor, NIK, alamat, riwayat panggilan "
-    "atau lokasi). Operator wajib merahasiakan informasi pelanggan (UU 36/1999 pasal 42) dan membuka data pribadi "
-    "orang lain dilarang (UU 27/2022). Jika Anda menjadi korban penipuan, laporkan ke polisi; data hanya dibuka "
+    "atau lokasi): operator wajib merahasiakan informasi pelanggan (UU 36/1999 pasal 42) dan membuka data pribadi "
+    "orang lain dilarang (UU 27/2022). Yang bisa Anda lakukan: cek nomor yang terdaftar atas NIK Anda sendiri, "
+    "laporkan nomor penipu atau spam kepada kami, dan bila Anda korban penipuan, lapor ke polisi; data hanya dibuka "
     "atas permintaan resmi penegak hukum.",
     "en": "Sorry, I can't share anyone else's personal data (who owns a number, NIK, address, call history or "
-    "location). Operators must keep customer information confidential (Law 36/1999 art. 42) and disclosing someone "
-    "else's personal data is an offence (Law 27/2022). If you were scammed, report it to the police; data is only "
+    "location): operators must keep customer information confidential (Law 36/1999 art. 42) and disclosing someone "
+    "else's personal data is an offence (Law 27/2022). What you can do: check the numbers registered to your own "
+    "NIK, report a scam or spam number to us, and if you were scammed, report it to the police; data is only "
     "released to law enforcement on formal request.",
 }
 
