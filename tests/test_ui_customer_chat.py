@@ -22,7 +22,7 @@ from ui.customer_chat import (
     _address_of,
     _customer_of,
     browser_state_secret,
-    plain_markdown,
+    chat_markdown,
     render_delivery,
     render_reply,
 )
@@ -46,7 +46,7 @@ def test_handoffs_say_a_person_takes_over_and_declines_have_no_source() -> None:
 
 
 def test_markup_typed_by_people_is_shown_as_text() -> None:
-    assert plain_markdown("<script>x</script> **b** [l](u)") == "\\<script\\>x\\</script\\> \\*\\*b\\*\\* \\[l\\](u)"
+    assert chat_markdown("<script>x</script> **b** [l](u)") == "\\<script\\>x\\</script\\> \\*\\*b\\*\\* \\[l\\](u)"
     officer = TicketMessage(1, 1, "officer", "Coba *#06#", "siti", datetime(2026, 1, 1), False)
     assert render_delivery(officer).endswith("Coba \\*\\#06\\#")
     notice = TicketMessage(2, 1, "system", "<b>Selesai</b>", "", datetime(2026, 1, 1), False)

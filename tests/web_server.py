@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from fastapi import FastAPI
 
 from bot.runtime import Runtime
 from bot.settings import Settings
+from evals.first_run import free_port as free_port  # one way to find a free port, for tests and benchmarks
 from ui.app import WebServer
 from ui.staff_accounts import hash_password
 
@@ -47,12 +47,6 @@ class RunningWebApp:
     def http(self) -> httpx.Client:
         """An HTTP client with no login (a stranger)."""
         return httpx.Client(base_url=self.url.rstrip("/"), timeout=30)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def web_settings(folder: Path) -> Settings:

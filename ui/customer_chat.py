@@ -82,14 +82,16 @@ class ChatSession:
         self.messages.append({"role": role, "content": content})
 
 
-def plain_markdown(text: str) -> str:
-    """`text` shown as written: USSD codes such as *123*1# must not turn into italics, nor tags into HTML."""
+def chat_markdown(text: str) -> str:
+    """`text` in the customer's own chat, shown as written: USSD codes such as *123*1# must not turn into italics,
+    nor tags into HTML; an answer's links stay links. (Text staff pages show from customers goes through the
+    stricter `ui.markdown_text.plain_markdown`, which keeps links and images inert too.)"""
     return _MARKDOWN_SPECIAL.sub(r"\\\g<0>", text)
 
 
 def render_reply(reply: Reply) -> str:
     """A reply as chat Markdown: the text, then where it came from (or that a person will take over)."""
-    text = plain_markdown(reply.text)
+    text = chat_markdown(reply.text)
     if reply.outcome is Outcome.HANDOFF:
         return f"{text}\n\n<span class='tanya-note'>🧑‍💼 Diteruskan ke petugas · Passed to an officer</span>"
     if reply.source is None:
@@ -106,7 +108,7 @@ def render_reply(reply: Reply) -> str:
 def render_delivery(message: TicketMessage) -> str:
     """An officer's reply or a notice from the handoff outbox, as chat Markdown."""
     if message.role == "officer":
-        return f"<span class='tanya-officer'>🧑‍💼 Petugas · Officer</span>\n\n{plain_markdown(message.text)}"
+        return f"<span class='tanya-officer'>🧑‍💼 Petugas · Officer</span>\n\n{chat_markdown(message.text)}"
     return f"<span class='tanya-note'>ℹ️ {html.escape(message.text)}</span>"
 
 
@@ -194,12 +196,12 @@ class CustomerChat:
         shown = bound_text(text, self._max_chars).text
         if not self.limits.admit_message(session.customer, address):
             notice = notice_reply(phrases.TOO_MANY_MESSAGES, detect_language(shown))
-            session.add("user", plain_markdown(shown))
+            session.add("user", chat_markdown(shown))
             session.add("assistant", render_reply(notice))
             return TurnResult(reply=notice)
         question = Question(text, session.customer, CHANNEL, tuple(session.turns[-HISTORY_TURNS:]))
         # Recorded before answering, so a "talk to a person" pressed meanwhile hands this message over too.
-        session.add("user", plain_markdown(shown))
+        session.add("user", chat_markdown(shown))
         session.turns.append(Turn("customer", shown))
         result = self.conversations.handle(question, admit_ticket=self.limits.ticket_admitter(address))
         if result.reply is not None:
@@ -406,9 +408,9 @@ def _show_ticket(page: ChatSession, ticket: Ticket) -> None:
     said there, officers' replies already delivered included (the browser may never have shown them)."""
     for message in ticket.messages:
         if message.role == "customer":
-            page.add("user", plain_markdown(message.text))
+            page.add("user", chat_markdown(message.text))
         elif message.role == "bot":
-            page.add("assistant", plain_markdown(message.text))
+            page.add("assistant", chat_markdown(message.text))
         elif message.delivered and message.role in ("officer", "system"):  # undelivered: with the next poll
             page.add("assistant", render_delivery(message))
         if message.role in ("customer", "bot", "officer"):

@@ -46,8 +46,8 @@ from bot.telegram.channel_store import TelegramChannelStore
 from bot.telegram.chat_order import ChatOrderedProcessor
 from bot.telegram.chat_outbox import GroupPosting, Piece
 from bot.telegram.error_report import ErrorReport
-from bot.telegram.officers_group import OfficersGroup, officer_name
-from bot.telegram.outbox_courier import CHANNEL, OutboxCourier
+from bot.telegram.officers_group import CHANNEL, OfficersGroup, officer_name
+from bot.telegram.outbox_courier import OutboxCourier
 from bot.telegram.rendering import (
     FEEDBACK_PATTERN,
     PERSON_PATTERN,

@@ -33,8 +33,6 @@ from bot.ticket_maintenance import TicketMaintenance
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CHANNEL", "OutboxCourier"]
-
 # Telegram gives up redelivering an update within a day; a week of records is plenty.
 _SEEN_UPDATES_KEPT = timedelta(days=7)
 # Chats sent to at once: one slow or rate-limited chat holds up no other.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import time
 import urllib.request
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, make_settings
 from test_cli import KB_FILES, TEXTS, UNITS, tanya, write_kb
+from web_server import free_port
 
 from bot.embedder import load_embedder, model_identity
 from bot.knowledge_index import IndexInconsistentError, KnowledgeIndex
@@ -26,12 +26,6 @@ pytestmark = pytest.mark.e2e
 CHROMA = REPO / ".venv" / "bin" / "chroma"
 START_TIMEOUT = 60.0
 POLL_SECONDS = 0.2
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def heartbeat(port: int) -> bool:

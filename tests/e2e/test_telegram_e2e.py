@@ -8,7 +8,6 @@ import itertools
 import json
 import logging
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from conftest import make_settings
 from fake_bot_api import BOT_ID, DOCUMENT, PHOTO, STICKER, VOICE, FakeBotApi, FakeUser
 from pydantic import SecretStr
 from telegram import User
+from web_server import free_port
 
 from bot import phrases
 from bot.business_hours import BusinessHours
@@ -137,12 +137,6 @@ def wait_until_handled(api: FakeBotApi, runtime: Runtime, update: dict[str, Any]
 
 def callback_data(message: dict[str, Any]) -> list[str]:
     return [b["callback_data"] for row in message.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # --- customers ----------------------------------------------------------------------------------------
