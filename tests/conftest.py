@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.database import Database
 from bot.embedder import load_embedder
 from bot.knowledge_index import KnowledgeIndex
 from bot.settings import Settings
@@ -98,3 +99,11 @@ def demo_runtime(demo_settings: Settings) -> Iterator[object]:
     runtime = Runtime.open(demo_settings)
     yield runtime
     runtime.close()
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    """The shared database of a bot whose files live in `tmp_path` (closed after the test)."""
+    db = Database(make_settings(tmp_path).database_url)
+    yield db
+    db.dispose()

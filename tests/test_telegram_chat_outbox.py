@@ -4,7 +4,6 @@ order per chat, retried after 429s and network errors without holding other chat
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,8 +11,9 @@ from typing import Any
 
 import pytest
 from conftest import make_settings
+from stub_bot import FlakyBot
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import NetworkError, RetryAfter, TelegramError
+from telegram.error import NetworkError, RetryAfter
 
 from bot.business_hours import BusinessHours
 from bot.conversation import ConversationService
@@ -28,31 +28,6 @@ from bot.telegram.officers_group import OfficersGroup
 from bot.telegram.outbox_courier import OutboxCourier
 
 BOT_ID, GROUP = 42, -100
-
-
-class RecordingBot:
-    """Records sends (with their keyboards); `failures` maps a chat to the errors its next sends raise."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[int, str, Any]] = []
-        self.failures: dict[int, list[TelegramError]] = {}
-
-    async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> SimpleNamespace:
-        waiting = self.failures.get(chat_id)
-        if waiting:
-            raise waiting.pop(0)
-        self.sent.append((chat_id, text, kwargs.get("reply_markup")))
-        return SimpleNamespace(message_id=len(self.sent))
-
-    def to(self, chat_id: int) -> list[str]:
-        return [text for chat, text, _ in self.sent if chat == chat_id]
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(make_settings(tmp_path).database_url)
-    yield db
-    db.dispose()
 
 
 def courier_over(database: Database, tmp_path: Path) -> OutboxCourier:
@@ -91,7 +66,7 @@ def test_a_reply_is_queued_in_the_step_that_marks_its_update_done(database: Data
 def test_a_reply_telegram_refused_for_now_is_sent_later_and_holds_up_no_other_chat(
     database: Database, tmp_path: Path
 ) -> None:
-    courier, bot = courier_over(database, tmp_path), RecordingBot()
+    courier, bot = courier_over(database, tmp_path), FlakyBot()
     courier.chats.add(555, [Piece("first of 555"), Piece("second of 555")])
     courier.chats.add(666, [Piece("for 666")])
     courier.chats.add(777, [Piece("for 777")])
@@ -111,7 +86,7 @@ def test_a_reply_telegram_refused_for_now_is_sent_later_and_holds_up_no_other_ch
 
 @pytest.mark.fault("restart with replies waiting for customers", "they are sent after the restart, once, in order")
 def test_replies_waiting_at_a_restart_are_sent_by_the_next_process(database: Database, tmp_path: Path) -> None:
-    before, bot = courier_over(database, tmp_path), RecordingBot()
+    before, bot = courier_over(database, tmp_path), FlakyBot()
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("👍", callback_data="fb:1:1")]])
     before.chats.add(555, [Piece("answer, part 1"), Piece("answer, part 2", keyboard.to_dict())])
     bot.failures[555] = [NetworkError("the process is about to die")]
@@ -127,7 +102,7 @@ def test_replies_waiting_at_a_restart_are_sent_by_the_next_process(database: Dat
 def test_an_officers_reply_is_queued_piece_by_piece_as_it_is_marked_delivered(
     database: Database, tmp_path: Path
 ) -> None:
-    courier, bot = courier_over(database, tmp_path), RecordingBot()
+    courier, bot = courier_over(database, tmp_path), FlakyBot()
     handoffs = courier.conversations.handoffs
     ticket = handoffs.open_ticket("telegram", "555", "angry", "id", [Turn("customer", "parah")])
     handoffs.add_message(ticket.id, "officer", "kata " * 1500, author="Sari")  # longer than one Telegram message

@@ -5,7 +5,6 @@ failed and tells officers of replies that cannot be delivered."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,7 +12,8 @@ from typing import Any
 
 import pytest
 from conftest import make_settings
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from stub_bot import FlakyBot
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from bot.business_hours import BusinessHours
 from bot.conversation import ConversationService
@@ -24,38 +24,13 @@ from bot.messages import Turn
 from bot.telegram import phrases as tg
 from bot.telegram.channel_store import TelegramChannelStore
 from bot.telegram.error_report import ErrorReport
-from bot.telegram.group_outbox import retry_delay
 from bot.telegram.officers_group import OfficersGroup
 from bot.telegram.outbox_courier import OutboxCourier
 from bot.telegram.rendering import render_outbox_message
+from bot.telegram.retry_policy import retry_delay
 from bot.ticket_maintenance import TicketMaintenance
 
 GROUP = -100
-
-
-class FlakyBot:
-    """Records sends; `failures` maps a chat to the errors its next sends raise, one per send."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[int, str]] = []
-        self.failures: dict[int, list[TelegramError]] = {}
-
-    async def send_message(self, chat_id: int, text: str, **_kwargs: Any) -> SimpleNamespace:
-        waiting = self.failures.get(chat_id)
-        if waiting:
-            raise waiting.pop(0)
-        self.sent.append((chat_id, text))
-        return SimpleNamespace(message_id=len(self.sent))
-
-    def to(self, chat_id: int) -> list[str]:
-        return [text for chat, text in self.sent if chat == chat_id]
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(make_settings(tmp_path).database_url)
-    yield db
-    db.dispose()
 
 
 def group_of(database: Database, tmp_path: Path) -> OfficersGroup:

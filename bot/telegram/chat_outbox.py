@@ -15,16 +15,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Integer, Text, delete, func, select, update
+from sqlalchemy import BigInteger, Boolean, Integer, Text, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.database import Base, Database, utcnow
 from bot.handoff_store import TicketMessageRow
 from bot.telegram.channel_store import UpdateRow
-from bot.telegram.group_outbox import GroupPostRow, retry_delay
+from bot.telegram.group_outbox import GroupPostRow
+from bot.telegram.retry_policy import RetriedRow, pause_after
 
 
-class ChatPieceRow(Base):
+class ChatPieceRow(RetriedRow, Base):
     __tablename__ = "telegram_chat_outbox"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -34,10 +35,6 @@ class ChatPieceRow(Base):
     # Set for an officer's reply: if it can never be delivered, the officers are told about this ticket.
     ticket_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     report_failure: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
-    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 @dataclass(frozen=True)
@@ -158,7 +155,7 @@ class ChatOutbox:
 
     def failed(self, piece: ChatPiece, error: str, retry_after: float | None = None) -> timedelta:
         """The try failed: wait (Telegram's retry_after when it gave one) and try again; returns the pause."""
-        pause = timedelta(seconds=retry_after) if retry_after else retry_delay(piece.attempts + 1)
+        pause = pause_after(piece.attempts + 1, retry_after)
         with self.db.session() as session, session.begin():
             session.execute(
                 update(ChatPieceRow)

@@ -11,27 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, Text, func, select
+from sqlalchemy import BigInteger, ForeignKey, Integer, Text, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.database import Base, Database, utcnow
 from bot.telegram.channel_store import TicketPostRow
-
-FIRST_RETRY_SECONDS = 5.0
-LAST_RETRY_SECONDS = 300.0  # a group that is down is tried at least every five minutes
+from bot.telegram.retry_policy import RetriedRow, pause_after
 
 
-class GroupPostRow(Base):
+class GroupPostRow(RetriedRow, Base):
     __tablename__ = "telegram_group_outbox"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
     text: Mapped[str] = mapped_column(Text)
     reply_to: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
-    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 @dataclass(frozen=True)
@@ -52,11 +46,6 @@ class Backlog:
     count: int
     oldest: datetime | None
     last_error: str | None
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """The pause after the `attempts`-th failure: 5 s, 10 s, 20 s… up to five minutes."""
-    return timedelta(seconds=min(LAST_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** min(attempts - 1, 16)))
 
 
 class GroupOutbox:
@@ -89,7 +78,7 @@ class GroupOutbox:
 
     def failed(self, post: GroupPost, error: str, retry_after: float | None = None) -> timedelta:
         """The try failed: wait (Telegram's retry_after when it gave one) and try again; returns the pause."""
-        pause = timedelta(seconds=retry_after) if retry_after else retry_delay(post.attempts + 1)
+        pause = pause_after(post.attempts + 1, retry_after)
         with self.db.session() as session, session.begin():
             row = session.get(GroupPostRow, post.id)
             if row is not None:

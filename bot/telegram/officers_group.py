@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from telegram import Bot, Message, ReplyParameters, User
 from telegram.error import BadRequest, RetryAfter, TelegramError
@@ -23,6 +23,7 @@ from bot.telegram import phrases as tg
 from bot.telegram.channel_store import TelegramChannelStore
 from bot.telegram.group_outbox import GroupOutbox, GroupPost
 from bot.telegram.rendering import as_html, render_forwarded, render_ticket
+from bot.telegram.retry_policy import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +117,7 @@ class OfficersGroup:
                 return True
             return await self._failed(post, error)
         except RetryAfter as error:
-            wait = error.retry_after
-            return await self._failed(post, error, wait.total_seconds() if isinstance(wait, timedelta) else wait)
+            return await self._failed(post, error, retry_after_seconds(error))
         except TelegramError as error:
             return await self._failed(post, error)
         await asyncio.to_thread(self.outbox.posted, post, self.chat_id, message.message_id)

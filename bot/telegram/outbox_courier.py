@@ -29,6 +29,7 @@ from bot.telegram.chat_outbox import ChatOutbox, ChatPiece, Piece
 from bot.telegram.error_report import ErrorReport
 from bot.telegram.officers_group import CHANNEL, CONTENT_ERRORS, OfficersGroup
 from bot.telegram.rendering import render_outbox_message
+from bot.telegram.retry_policy import retry_after_seconds
 from bot.ticket_maintenance import TicketMaintenance
 
 log = logging.getLogger(__name__)
@@ -112,8 +113,7 @@ class OutboxCourier:
                 return await self._failed(piece, error)
             return None
         except RetryAfter as error:
-            wait = error.retry_after
-            return await self._failed(piece, error, wait.total_seconds() if isinstance(wait, timedelta) else wait)
+            return await self._failed(piece, error, retry_after_seconds(error))
         except TelegramError as error:
             return await self._failed(piece, error)
         await asyncio.to_thread(self.chats.sent, piece)

@@ -87,22 +87,22 @@ class ServedBot:
         if self.process is not None and self.process.poll() is None:
             stop_server(self.process)
 
-    def stored_updates(self) -> int:
+    def _count(self, table: str, where: str = "1") -> int:
         with sqlite3.connect(self.database) as db:
-            return int(db.execute("SELECT count(*) FROM telegram_updates").fetchone()[0])
+            return int(db.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0])
+
+    def stored_updates(self) -> int:
+        return self._count("telegram_updates")
 
     def unfinished_updates(self) -> int:
-        with sqlite3.connect(self.database) as db:
-            return int(db.execute("SELECT count(*) FROM telegram_updates WHERE done_at IS NULL").fetchone()[0])
+        return self._count("telegram_updates", "done_at IS NULL")
 
     def undelivered_messages(self) -> int:
-        with sqlite3.connect(self.database) as db:
-            return int(db.execute("SELECT count(*) FROM ticket_messages WHERE delivered = 0").fetchone()[0])
+        return self._count("ticket_messages", "delivered = 0")
 
     def kept_payloads(self) -> int:
         """Updates whose content is still stored (what customers typed is kept only until handled)."""
-        with sqlite3.connect(self.database) as db:
-            return int(db.execute("SELECT count(*) FROM telegram_updates WHERE payload IS NOT NULL").fetchone()[0])
+        return self._count("telegram_updates", "payload IS NOT NULL")
 
     def interactions_per_customer(self) -> Counter[str]:
         with sqlite3.connect(self.database) as db:
