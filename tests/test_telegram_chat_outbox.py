@@ -113,3 +113,34 @@ def test_an_officers_reply_is_queued_piece_by_piece_as_it_is_marked_delivered(
     asyncio.run(courier.deliver(bot, later()))  # type: ignore[arg-type]
     assert len(bot.to(555)) >= 2 and len(set(bot.to(555))) == len(bot.to(555))
     assert courier.chats.waiting() == 0
+
+
+class HeldBot(FlakyBot):
+    """A bot whose sends wait until the test lets them through, so a stop can land while one is in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sending = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> SimpleNamespace:
+        self.sending.set()
+        await self.release.wait()
+        return await super().send_message(chat_id, text, **kwargs)
+
+
+def test_a_stopped_courier_records_the_piece_in_flight_and_sends_no_more(database: Database, tmp_path: Path) -> None:
+    courier, bot = courier_over(database, tmp_path), HeldBot()
+    courier.chats.add(555, [Piece("in flight"), Piece("after the stop")])
+
+    async def run() -> None:
+        running = asyncio.create_task(courier.run(bot))  # type: ignore[arg-type]
+        await asyncio.wait_for(bot.sending.wait(), 10)
+        courier.stop()
+        bot.release.set()
+        await asyncio.wait_for(running, 10)  # returns by itself: not cancelled mid-send
+
+    asyncio.run(run())
+    assert bot.to(555) == ["in flight"]
+    # Telegram has the first piece and the outbox knows it, so a restart sends only the second.
+    assert [p.text for p in courier_over(database, tmp_path).chats.due(10)] == ["after the stop"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from telegram import Bot, Message, ReplyParameters, User
@@ -90,14 +90,16 @@ class OfficersGroup:
             return None
         return await asyncio.to_thread(self.store.ticket_for_post, self.chat_id, replied.message_id)
 
-    async def flush(self, bot: Bot, now: datetime | None = None) -> int:
-        """Send what waits, oldest first, until the group fails (the rest waits its turn); returns pieces sent.
-        `now` is for tests: the time the pauses after failures are measured against."""
+    async def flush(self, bot: Bot, now: datetime | None = None, until: Callable[[], bool] | None = None) -> int:
+        """Send what waits, oldest first, until the group fails (the rest waits its turn) or `until()` is true;
+        returns pieces sent. `now` is for tests: the time the pauses after failures are measured against."""
         if self.chat_id is None:
             return 0
         sent = 0
         async with self._flush_lock:
-            while (post := await asyncio.to_thread(self.outbox.next_due, now)) is not None:
+            while not (until is not None and until()):
+                if (post := await asyncio.to_thread(self.outbox.next_due, now)) is None:
+                    break
                 if not await self._send(bot, post):
                     break
                 sent += 1

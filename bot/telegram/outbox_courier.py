@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 _SEEN_UPDATES_KEPT = timedelta(days=7)
 # Chats sent to at once: one slow or rate-limited chat holds up no other.
 CONCURRENT_CHATS = 16
+# How long a stopping courier may finish the pieces in hand before it is cancelled.
+STOP_GRACE_SECONDS = 10.0
 # Telegram's answers for a chat that is gone for good: everything queued for it is given up.
 _GONE_CHAT_ERRORS = ("chat not found", "user is deactivated", "bot was blocked", "bot can't initiate")
 
@@ -63,6 +65,14 @@ class OutboxCourier:
         self.chats = ChatOutbox(store.db)
         self._lock = asyncio.Lock()
         self._paused = False  # while Telegram fails every chat: logged once, not once per try
+        # Set by `stop`: the courier finishes the piece in hand and records it, then returns. Cancelling it
+        # mid-send instead could leave a message Telegram took unrecorded, and so sent again after a restart.
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Finish the sends in hand and return from `run` (a graceful stop; `run` is cancelled only if it hangs)."""
+        self._stopping = True
+        self.wake()
 
     def wake(self) -> None:
         """Something was queued: send it now rather than at the next tick."""
@@ -74,7 +84,7 @@ class OutboxCourier:
         async with self._lock:
             await self._take_ticket_messages(bot)
             sent = 0
-            while due := await asyncio.to_thread(self.chats.due, CONCURRENT_CHATS, now):
+            while not self._stopping and (due := await asyncio.to_thread(self.chats.due, CONCURRENT_CHATS, now)):
                 results = await asyncio.gather(*(self._send(bot, piece) for piece in due))
                 sent += results.count(True)
                 if all(result is False for result in results):  # every chat waits out a pause: the next tick tries
@@ -151,8 +161,9 @@ class OutboxCourier:
         if self.maintenance is not None:
             self.maintenance.add_listener(self.officers.tell_closed_idle)
         next_housekeeping = time.monotonic()
+        self._stopping = False
         try:
-            while True:
+            while not self._stopping:
                 self.officers.queued.clear()  # what is queued from here on is sent by this round or wakes the next
                 try:
                     if time.monotonic() >= next_housekeeping:
@@ -161,7 +172,7 @@ class OutboxCourier:
                         await asyncio.to_thread(self.store.forget_updates_before, cutoff)
                         await asyncio.to_thread(self.conversations.turn_keys.forget_before, cutoff)
                     await self.deliver(bot)
-                    await self.officers.flush(bot)
+                    await self.officers.flush(bot, until=lambda: self._stopping)
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:

@@ -18,6 +18,7 @@ from telegram.ext import Application
 
 from bot.runtime import Runtime
 from bot.telegram.application import ALLOWED_UPDATES, TelegramChannel, check_settings
+from bot.telegram.outbox_courier import STOP_GRACE_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +88,7 @@ class TelegramRunner:
             await self._stop_event.wait()
         finally:
             if courier is not None:
-                courier.cancel()
-                with suppress(asyncio.CancelledError):
-                    await courier
+                await self._stop_courier(courier)
             if application.updater is not None and application.updater.running:
                 await application.updater.stop()
             if application.running:
@@ -97,6 +96,21 @@ class TelegramRunner:
             await application.shutdown()
             self.channel.inbox.close()
             log.info("Telegram bot stopped")
+
+    async def _stop_courier(self, courier: asyncio.Task[None]) -> None:
+        """Let the courier record what it is sending (a message Telegram took but the outbox still holds would
+        go again after the restart), then cancel it if it hangs."""
+        self.channel.courier.stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(courier), STOP_GRACE_SECONDS)
+        except TimeoutError:
+            log.warning("The outbox courier did not stop within %.0f s; cancelled", STOP_GRACE_SECONDS)
+        except Exception as error:
+            self.channel.errors.log(log, "The outbox courier stopped on an error", error)
+        if not courier.done():
+            courier.cancel()
+            with suppress(asyncio.CancelledError):
+                await courier
 
     async def _receive_updates(self, application: App) -> None:
         settings = self.runtime.settings
