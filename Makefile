@@ -4,13 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system-test-deps ingest eval calibrate bench lint clean
+.PHONY: run test setup system-test-deps ingest eval calibrate bench lint clean clean-data
 
 run: setup  ## set up, sync the index with kb/, start the web app (and Telegram when TELEGRAM_BOT_TOKEN is set)
 	$(BIN)/tanya serve
 
-# The tuned model is built before pytest (7 minutes once per machine), outside any test's time limit.
-test: setup system-test-deps  ## set up and run every test (unit, end-to-end, browser, answer quality)
+# The checks first (seconds); the tuned model is built before pytest (once per machine), outside any test's limit.
+test: lint system-test-deps  ## set up, run the checks and every test (unit, end-to-end, browser, answer quality)
 	$(BIN)/tanya tune --if-missing --quiet
 	$(BIN)/python -m pytest
 
@@ -41,9 +41,18 @@ calibrate: setup  ## re-fit confidence and the answer threshold on the demo set 
 bench: setup  ## speed and memory figures
 	$(BIN)/python -m evals.benchmark
 
-lint: setup
+lint: setup  ## ruff, the formatter, mypy and the import contract (pyproject.toml: which layer may import which)
 	$(BIN)/ruff check bot ingest ui evals tests
+	$(BIN)/ruff format --check --quiet bot ingest ui evals tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
-clean:
-	rm -rf var .pytest_cache
+clean:  ## remove caches; keeps var/ (tickets, analytics, staff accounts, the index, tuned models)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
+
+# var/ is the bot's data: deleting it loses every ticket, interaction and staff account.
+clean-data:  ## delete var/ (asks for CONFIRM=yes)
+	@if [ "$(CONFIRM)" != "yes" ]; then \
+		echo "This deletes var/: every ticket, interaction, staff account, the index and the tuned models."; \
+		echo "Back it up first, then run: make clean-data CONFIRM=yes"; exit 1; fi
+	rm -rf var

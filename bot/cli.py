@@ -8,11 +8,9 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from bot.cli_error import CliError
+from bot.messages import Channel
 from bot.settings import CALIBRATION_FILE_NAME, Settings, get_settings
-
-
-class CliError(Exception):
-    """A problem to show the user as one clear message (exit code 1)."""
 
 
 def _settings_with(args: argparse.Namespace) -> Settings:
@@ -73,7 +71,7 @@ def command_ask(args: argparse.Namespace) -> int:
             raise CliError(f"The index at {engine.index.location} is empty. Run `tanya ingest` first.")
         if args.question:
             text = " ".join(args.question)
-            reply = engine.answer(Question(text=text, channel="cli"))
+            reply = engine.answer(Question(text=text, channel=Channel.CLI))
             if args.json:
                 print(json.dumps(reply.as_json(text), ensure_ascii=False))
             else:
@@ -87,7 +85,7 @@ def command_ask(args: argparse.Namespace) -> int:
             text = line.rstrip("\n")
             if not text.strip():
                 continue
-            reply = engine.answer(Question(text=text, channel="cli"))
+            reply = engine.answer(Question(text=text, channel=Channel.CLI))
             print(json.dumps(reply.as_json(text), ensure_ascii=False), flush=True)
         return 0
     finally:
@@ -106,7 +104,7 @@ def command_serve(args: argparse.Namespace) -> int:
 
 def command_hash_password(args: argparse.Namespace) -> int:
     """Print a bcrypt hash for a staff password (read without echo, or from standard input) for TANYA_WEB_USERS."""
-    from ui.staff_accounts import MIN_PASSWORD_LENGTH, hash_password
+    from bot.services.staff_accounts import MIN_PASSWORD_LENGTH, hash_password
 
     if sys.stdin.isatty():
         import getpass

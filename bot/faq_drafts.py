@@ -11,17 +11,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy import DateTime, Float, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.database import Base, Database, utcnow
+from bot.engine import AnswerEngine
 from bot.handoff_store import Ticket, TicketMessage
 from bot.masking import mask_personal_data
-
-if TYPE_CHECKING:
-    from bot.engine import AnswerEngine
 
 PENDING = "pending"
 APPROVED = "approved"
@@ -126,6 +124,7 @@ class DraftStore:
 
     def __init__(self, database: Database) -> None:
         self.db = database
+        database.create_tables()
         # Held by every editor's decision, so a draft is checked, written and marked by one of them at a time.
         self._deciding = threading.RLock()
 

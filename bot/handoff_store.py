@@ -112,6 +112,7 @@ class HandoffStore:
 
     def __init__(self, database: Database) -> None:
         self.db = database
+        database.create_tables()
 
     def open_ticket(
         self,

@@ -68,6 +68,7 @@ class InteractionLog:
 
     def __init__(self, database: Database) -> None:
         self.db = database
+        database.create_tables()
 
     def record(self, question: Question, reply: Reply) -> int:
         """Store one question and its reply; returns the interaction id (for feedback buttons)."""

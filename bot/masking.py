@@ -9,13 +9,12 @@ import re
 import sys
 import threading
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import Any, TextIO, cast
 from urllib.parse import unquote, urlsplit
 
 from pydantic import SecretStr
 
-if TYPE_CHECKING:
-    from bot.settings import Settings
+from bot.settings import Settings
 
 SECRET_PLACEHOLDER = "[SECRET]"
 

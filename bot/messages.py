@@ -16,6 +16,16 @@ class Outcome(StrEnum):
     DECLINE = "decline"
 
 
+class Channel(StrEnum):
+    """Where a question came from (stored with tickets and interactions; analytics counts customers' channels)."""
+
+    TELEGRAM = "telegram"
+    WEB = "web"
+    CLI = "cli"
+    EVAL = "eval"  # `tanya eval`
+    OFFICER_SMS = "officer-sms"  # an officer's quick SMS answer, not a customer
+
+
 class HandoffReason(StrEnum):
     """Why a conversation goes to a person (also used in analytics)."""
 
@@ -39,7 +49,7 @@ class Question:
 
     text: str
     user: str = "anonymous"
-    channel: str = "cli"
+    channel: str = Channel.CLI
     history: tuple[Turn, ...] = ()
     # Names the message when its channel may run it again (Telegram after a restart): handled once (`TurnKeys`).
     key: str | None = None

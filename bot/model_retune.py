@@ -16,9 +16,10 @@ import threading
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from bot.engine import AnswerEngine
 from bot.model_upgrade import ModelUpgrade, Phase
 from bot.settings import Settings
 from bot.tuning import (
@@ -32,9 +33,8 @@ from bot.tuning import (
     tuned_kb_dir,
     tuned_model_folder,
 )
-
-if TYPE_CHECKING:
-    from bot.runtime import Runtime
+from ingest.knowledge_base import load_knowledge_base
+from ingest.problems import KnowledgeBaseError
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,13 @@ CHECK_SECONDS = 60.0  # how often kb/ is looked at (files' times and sizes; read
 
 Clock = Callable[[], datetime]
 KbState = tuple[tuple[str, int, int], ...]
+
+
+class ServingModel(Protocol):
+    """What the scheduler needs of the process it keeps current (the `Runtime`): its engine and its upgrade."""
+
+    engine: AnswerEngine
+    upgrade: ModelUpgrade | None
 
 
 def entries_text(count: int) -> str:
@@ -53,7 +60,12 @@ class RetuneScheduler:
     staff page and `Runtime.close` find it). `target` is the process's settings; `clock` tells local time."""
 
     def __init__(
-        self, target: Settings, runtime: Runtime, *, clock: Clock | None = None, check_seconds: float = CHECK_SECONDS
+        self,
+        target: Settings,
+        runtime: ServingModel,
+        *,
+        clock: Clock | None = None,
+        check_seconds: float = CHECK_SECONDS,
     ) -> None:
         self.target = target
         self.runtime = runtime
@@ -153,8 +165,6 @@ class RetuneScheduler:
         return None
 
     def _count(self, serving: Settings) -> int | None:
-        from ingest.knowledge_base import load_knowledge_base
-        from ingest.problems import KnowledgeBaseError
 
         try:
             kb = load_knowledge_base([self.kb_dir], self.kb_dir)

@@ -22,8 +22,10 @@ import threading
 import time
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
+from bot.embedder import load_embedder, model_identity
+from bot.engine import AnswerEngine
+from bot.knowledge_index import KnowledgeIndex
 from bot.settings import Settings
 from bot.tuning import (
     TuningProgress,
@@ -38,11 +40,8 @@ from bot.tuning import (
     tuned_kb_dir,
     tuned_model_folder,
 )
-
-if TYPE_CHECKING:
-    from bot.engine import AnswerEngine
-    from bot.knowledge_index import KnowledgeIndex
-    from ingest.knowledge_base import KnowledgeBase
+from ingest.knowledge_base import KnowledgeBase, load_knowledge_base
+from ingest.sync import sync_index
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +79,6 @@ def serving_settings(settings: Settings) -> Settings:
 
 def _holds_its_model(settings: Settings) -> bool:
     """Whether the settings' collection holds records embedded with the settings' model."""
-    from bot.embedder import load_embedder, model_identity
-    from bot.knowledge_index import KnowledgeIndex
 
     with KnowledgeIndex(settings, load_embedder(settings), writable=False) as index:
         return index.count() > 0 and index.info().get("embedding_model") == model_identity(settings)
@@ -208,15 +205,12 @@ class ModelUpgrade:
         return not self._stopping.is_set()
 
     def _knowledge_base(self) -> KnowledgeBase:
-        from ingest.knowledge_base import load_knowledge_base
 
         return load_knowledge_base([self.target.kb_dir], self.target.kb_dir)
 
     def _switch(self) -> None:
         """Embed the knowledge base into the serving collection's name with the tuned model, calibrate it, catch up
         with editors' saves made meanwhile, swap, and make it the current generation."""
-        from bot.embedder import load_embedder, model_identity
-        from ingest.sync import sync_index
 
         self._phase = Phase.EMBEDDING
         knowledge_base = self._knowledge_base()  # a broken kb/ fails the upgrade here, before anything is reset

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bot.conversation import ConversationService
 from bot.database import Database
@@ -12,12 +11,10 @@ from bot.engine import AnswerEngine
 from bot.faq_drafts import DraftStore
 from bot.handoff_store import HandoffStore
 from bot.interaction_log import InteractionLog
+from bot.model_retune import RetuneScheduler
+from bot.model_upgrade import ModelUpgrade
 from bot.settings import Settings
 from bot.ticket_maintenance import TicketMaintenance
-
-if TYPE_CHECKING:
-    from bot.model_retune import RetuneScheduler
-    from bot.model_upgrade import ModelUpgrade
 
 
 @dataclass

@@ -12,6 +12,7 @@ import signal
 import threading
 from typing import TYPE_CHECKING
 
+from bot.cli_error import CliError
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ log = logging.getLogger(__name__)
 
 def serve(settings: Settings, *, web: bool, telegram: bool) -> None:
     """Run the selected channels over one engine until interrupted."""
-    from bot.cli import CliError
     from bot.runtime import Runtime
 
     token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""

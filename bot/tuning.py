@@ -27,14 +27,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from bot.model_files import model_cache_key, offline_if_bundled, resolve_model, weights_fingerprint
 from bot.settings import TUNED_PREFIX, Settings
 from bot.text_normalizer import TextNormalizer
 from ingest.faq_files import FaqEntry
-
-if TYPE_CHECKING:
-    from ingest.knowledge_base import KnowledgeBase
+from ingest.knowledge_base import KnowledgeBase, load_knowledge_base
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +111,6 @@ def make_current(settings: Settings) -> None:
 
 def prune_generations(settings: Settings) -> None:
     """Delete the generations older than the settings' one, with their progress files and ONNX exports."""
-    from bot.embedder import model_cache_key
 
     keep = generation(settings)
     for number, folder in _generations_on_disk(settings):
@@ -253,8 +251,6 @@ def build_tuned_model(settings: Settings, progress: Progress | None = None) -> P
 
 def _build(settings: Settings, progress: Progress | None) -> Path:
     """Fine-tune the settings' generation into its folder (replacing it), the manifest written last."""
-    from bot.embedder import weights_fingerprint
-    from ingest.knowledge_base import load_knowledge_base
 
     kb_dir = tuned_kb_dir(settings.embedding_model)
     kb = load_knowledge_base([kb_dir], kb_dir)
@@ -385,8 +381,6 @@ def tune_model(
     """
     import torch
     from sentence_transformers import SentenceTransformer
-
-    from bot.embedder import offline_if_bundled, resolve_model
 
     offline_if_bundled(base_model)
     torch.manual_seed(seed)

@@ -54,6 +54,7 @@ class TurnKeys:
 
     def __init__(self, database: Database) -> None:
         self.db = database
+        database.create_tables()
 
     def get(self, key: str) -> HandledTurn | None:
         with self.db.session() as session:

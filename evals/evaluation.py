@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from bot.engine import AnswerEngine, Assessment
-from bot.messages import Outcome, Question
+from bot.messages import Channel, Outcome, Question
 from evals.labelled_set import IN_SCOPE_CATEGORIES, LabelledQuestion
 
 
@@ -47,7 +47,7 @@ def run_engine(
     """Assess every question with the engine, timing each full answer."""
     results = []
     for item in progress(items):
-        question = Question(text=item.question, channel="eval")
+        question = Question(text=item.question, channel=Channel.EVAL)
         started = time.perf_counter()
         assessment = engine.assess(question)
         engine.decide(assessment, engine.threshold)

@@ -47,7 +47,7 @@ def make_settings(folder: Path, **overrides: object) -> Settings:
 def bundled_onnx_export() -> Path:
     """The bundled model's ONNX export in the shared model cache, made on first use (seconds, once per machine),
     for tests of a fresh machine to copy: what they test is what comes after it."""
-    from bot.embedder import model_cache_key
+    from bot.model_files import model_cache_key
     from bot.settings import BUNDLED_MODEL
 
     load_embedder(Settings(embedding_model=BUNDLED_MODEL, model_cache_dir=MODEL_CACHE, _env_file=None))  # type: ignore[call-arg]

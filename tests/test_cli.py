@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 from conftest import MODEL_CACHE, REPO, TEST_MODEL, make_settings
 
-from bot.embedder import load_embedder, model_identity, resolve_model
+from bot.embedder import load_embedder, model_identity
 from bot.knowledge_index import KnowledgeIndex
+from bot.model_files import resolve_model
 from bot.settings import BUNDLED_MODEL
 from ingest.faq_files import MAX_FILE_BYTES
 

@@ -8,14 +8,8 @@ import numpy as np
 import pytest
 from conftest import MODEL_CACHE, make_settings
 
-from bot.embedder import (
-    OnnxEmbedder,
-    TorchEmbedder,
-    load_embedder,
-    model_cache_key,
-    model_identity,
-    resolve_model,
-)
+from bot.embedder import OnnxEmbedder, TorchEmbedder, load_embedder, model_identity
+from bot.model_files import model_cache_key, resolve_model
 from bot.settings import BUNDLED_MODEL
 
 SENTENCES = [

@@ -11,9 +11,9 @@ from bot.faq_drafts import APPROVED, DISCARDED, PENDING, DraftNotFoundError, Faq
 from bot.handoff_store import Ticket, TicketMessage
 from bot.messages import Question, Turn
 from bot.runtime import Runtime
+from bot.services.staff_accounts import StaffAccounts
 from ingest.faq_editor import FaqEditError, SavedChange
 from ui.content_editor import ContentEditor
-from ui.staff_accounts import StaffAccounts
 
 NOW = datetime(2026, 1, 5, 10, 0)
 

@@ -22,16 +22,17 @@ from test_model_upgrade import answered_throughout, ask
 from test_tuning import tiny_settings
 
 from bot import server
-from bot.embedder import load_embedder, model_cache_key, model_identity
+from bot.embedder import load_embedder, model_identity
 from bot.messages import Outcome
+from bot.model_files import model_cache_key
 from bot.model_retune import RetuneScheduler
 from bot.model_upgrade import STOPGAP_SUFFIX, ModelUpgrade, Phase, serving_settings
 from bot.runtime import Runtime
+from bot.services.staff_accounts import StaffAccounts
 from bot.settings import Settings
 from bot.tuning import current_generation, ensure_tuned_model, generation, make_current, pinned, tuned_model_folder
 from ingest.faq_editor import FaqEditor
 from ingest.live_reindex import LiveReindexer
-from ui.staff_accounts import StaffAccounts
 from ui.staff_page import IDLE_STATUS_SECONDS, build_staff_page, model_status
 
 

@@ -22,13 +22,13 @@ from bot.embedder import load_embedder
 from bot.messages import Outcome, Question
 from bot.model_upgrade import STOPGAP_SUFFIX, ModelUpgrade, Phase, base_model_settings, needs_tuning
 from bot.runtime import Runtime
+from bot.services.staff_accounts import StaffAccounts
 from bot.settings import BUNDLED_MODEL, Settings
 from bot.tuning import progress_file, read_progress
 from ingest.faq_editor import FaqEditor
 from ingest.knowledge_base import load_knowledge_base
 from ingest.live_reindex import LiveReindexer
 from ingest.sync import sync_index
-from ui.staff_accounts import StaffAccounts
 from ui.staff_page import build_staff_page, model_status
 
 UPGRADE_SECONDS = 300.0

@@ -8,7 +8,7 @@ import pytest
 from conftest import make_settings
 
 from bot import server
-from bot.cli import CliError
+from bot.cli_error import CliError
 from bot.messages import Outcome, Question
 from bot.runtime import Runtime
 

@@ -14,8 +14,9 @@ import pytest
 from conftest import make_settings
 from test_cli import KB_FILES, tanya, write_kb
 
-from bot.embedder import OnnxEmbedder, TorchEmbedder, load_embedder, model_identity, resolve_model
+from bot.embedder import OnnxEmbedder, TorchEmbedder, load_embedder, model_identity
 from bot.knowledge_index import IndexInconsistentError, KnowledgeIndex
+from bot.model_files import resolve_model
 from bot.settings import BUNDLED_MODEL, Settings
 from bot.text_normalizer import TextNormalizer
 from bot.tuning import MANIFEST, build_tuned_model, phrasing_groups, read_manifest, tune_model, tuned_model_folder

@@ -13,9 +13,9 @@ from bot.business_hours import BusinessHours
 from bot.interaction_log import Interaction
 from bot.messages import Question
 from bot.runtime import Runtime
+from bot.services.analytics_report import AnalyticsReport, build_report
+from bot.services.staff_accounts import StaffAccounts
 from ui.analytics import AnalyticsPage, chart_frames, kpi_html
-from ui.analytics_report import AnalyticsReport, build_report
-from ui.staff_accounts import StaffAccounts
 
 
 def interaction(

@@ -10,12 +10,12 @@ from test_ui_markdown_text import HOSTILE, as_read, assert_inert
 
 from bot.messages import Outcome, Question, Turn
 from bot.runtime import Runtime
+from bot.services.staff_accounts import StaffAccounts
+from bot.services.unanswered_questions import QuestionGroup
 from ingest.document_upload import UploadRejectedError
 from ingest.faq_editor import EditableEntry, EntryConflictError, FaqEditError
 from ingest.faq_files import FaqEntry
 from ui.content_editor import ContentEditor, entry_fields, group_card, matches, not_saved, suggested_id
-from ui.staff_accounts import StaffAccounts
-from ui.unanswered_questions import QuestionGroup
 
 
 @pytest.fixture

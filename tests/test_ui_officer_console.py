@@ -12,8 +12,8 @@ from test_ui_markdown_text import HOSTILE, as_read, assert_inert
 from bot.handoff_store import Ticket, TicketMessage
 from bot.messages import Question, Turn
 from bot.runtime import Runtime
+from bot.services.staff_accounts import StaffAccounts, hash_password
 from ui.officer_console import OfficerConsole, customer_label, ticket_heading, transcript_messages
-from ui.staff_accounts import StaffAccounts, hash_password
 
 NOW = datetime(2026, 1, 5, 3, 0)
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import make_settings
 from fastapi import FastAPI
 
-from ui.staff_accounts import StaffAccounts, hash_password
+from bot.services.staff_accounts import StaffAccounts, hash_password
 from ui.staff_login import install_staff_login, mounted_gradio_app, session_cookies
 from ui.staff_sessions import StaffSessions
 

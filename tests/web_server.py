@@ -13,10 +13,10 @@ from conftest import make_settings
 from fastapi import FastAPI
 
 from bot.runtime import Runtime
+from bot.services.staff_accounts import hash_password
 from bot.settings import Settings
 from evals.first_run import free_port as free_port  # one way to find a free port, for tests and benchmarks
 from ui.app import WebServer
-from ui.staff_accounts import hash_password
 
 # Test-only accounts; the hashes are made at run time, so no password hash of any kind is committed.
 EDITOR_LOGIN = ("eka", "editor-eka-secret")

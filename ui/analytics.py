@@ -15,11 +15,12 @@ from bot.business_hours import BusinessHours
 from bot.database import utcnow
 from bot.masking import mask_personal_data
 from bot.runtime import Runtime
+from bot.services.analytics_report import AnalyticsReport, build_report
+from bot.services.staff_accounts import ANALYST, StaffAccounts
+from bot.services.unanswered_questions import group_unanswered, low_confidence_limit
 from ui import concurrency
-from ui.analytics_report import AnalyticsReport, build_report
 from ui.officer_console import REASON_LABELS
-from ui.staff_accounts import ANALYST, StaffAccounts
-from ui.unanswered_questions import group_unanswered, low_confidence_limit
+from ui.staff_access import require
 
 PERIODS = {"7 hari terakhir / last 7 days": 7, "30 hari terakhir / last 30 days": 30, "Semua / All time": 0}
 OUTCOME_LABELS = {
@@ -97,7 +98,7 @@ class AnalyticsPage:
 
     def api_analytics(self, days: int, request: gr.Request) -> dict[str, Any]:
         """The report for the last `days` days (0: all time)."""
-        self.accounts.require(request, ANALYST)
+        require(self.accounts, request, ANALYST)
         report = self.report(days)
         return {
             "questions": report.questions,
@@ -155,7 +156,7 @@ class AnalyticsPage:
         unanswered = gr.Dataframe(datatype="str", interactive=False, wrap=True, elem_id="analytics-unanswered")
 
         def show(period_label: str, request: gr.Request) -> tuple[Any, ...]:
-            self.accounts.require(request, ANALYST)
+            require(self.accounts, request, ANALYST)
             report = self.report(PERIODS.get(period_label, 7))
             frames = chart_frames(report, self.hours)
             return (

@@ -19,11 +19,11 @@ import uvicorn
 from fastapi import FastAPI
 
 from bot.runtime import Runtime
+from bot.services.staff_accounts import StaffAccounts
 from ui import concurrency
 from ui.customer_chat import CustomerChat
 from ui.page_style import CSS, theme
 from ui.request_guard import install_origin_rules
-from ui.staff_accounts import StaffAccounts
 from ui.staff_login import install_staff_login
 from ui.staff_page import build_staff_page, login_message
 

@@ -18,14 +18,15 @@ import pandas as pd
 
 from bot.faq_drafts import DraftNotFoundError, FaqDraft
 from bot.runtime import Runtime
+from bot.services.staff_accounts import EDITOR, StaffAccounts
+from bot.services.unanswered_questions import QuestionGroup, group_unanswered, low_confidence_limit
 from ingest.document_upload import ALLOWED_SUFFIXES, DOCS_FOLDER, UploadRejectedError, store_document
 from ingest.faq_editor import EditableEntry, FaqEditError, FaqEditor
 from ingest.live_reindex import LiveReindexer
 from ingest.problems import KnowledgeBaseError
 from ui import concurrency
 from ui.markdown_text import plain_markdown
-from ui.staff_accounts import EDITOR, StaffAccounts
-from ui.unanswered_questions import QuestionGroup, group_unanswered, low_confidence_limit
+from ui.staff_access import allows, require
 
 ENTRY_COLUMNS = ["ID", "Pertanyaan / Question"]
 DRAFT_COLUMNS = ["#", "Pertanyaan pelanggan / Customer question", "Mirip / Similar to"]
@@ -166,17 +167,17 @@ class ContentEditor:
     # --- API endpoints (each checks the role) ---------------------------------------------------------
     def api_faq_entries(self, query: str, request: gr.Request) -> list[dict[str, Any]]:
         """FAQ entries matching every word of `query` (empty: all), each with its file and version."""
-        self.accounts.require(request, EDITOR)
+        require(self.accounts, request, EDITOR)
         return [_entry_json(item) for item in self.search(query)]
 
     def api_faq_entry(self, entry_id: str, request: gr.Request) -> dict[str, Any]:
         """One FAQ entry with the version to send back when saving it."""
-        self.accounts.require(request, EDITOR)
+        require(self.accounts, request, EDITOR)
         return _entry_json(_editing(lambda: self.faq.get(entry_id)))
 
     def api_save_faq_entry(self, entry: dict[str, Any], version: str, file: str, request: gr.Request) -> dict[str, Any]:
         """Save an entry: `version` as loaded ("" for a new entry); refused if someone else saved it since."""
-        editor = self.accounts.require(request, EDITOR)
+        editor = require(self.accounts, request, EDITOR)
         change = _editing(lambda: self.faq.save(entry, version=version or None, file=file or None))
         return {
             "action": change.action,
@@ -189,18 +190,18 @@ class ContentEditor:
 
     def api_delete_faq_entry(self, entry_id: str, version: str, request: gr.Request) -> dict[str, Any]:
         """Delete an entry loaded at `version`."""
-        self.accounts.require(request, EDITOR)
+        require(self.accounts, request, EDITOR)
         change = _editing(lambda: self.faq.delete(entry_id, version=version))
         return {"action": change.action, "id": change.entry_id, "file": change.file, "reindexed": change.reindexed}
 
     def api_drafts(self, request: gr.Request) -> list[dict[str, Any]]:
         """Pending FAQ drafts made from officers' answers."""
-        self.accounts.require(request, EDITOR)
+        require(self.accounts, request, EDITOR)
         return [_draft_json(d) for d in self.runtime.drafts.pending()]
 
     def api_unanswered(self, request: gr.Request) -> list[dict[str, Any]]:
         """Unanswered questions grouped by similarity, with the suggested entry for each group."""
-        self.accounts.require(request, EDITOR)
+        require(self.accounts, request, EDITOR)
         return [
             {
                 "questions": list(g.questions),
@@ -299,7 +300,7 @@ class ContentEditor:
         form = [entry_id, file, question, alternates, answer, answer_en, tags]
 
         def listing(query: str, request: gr.Request) -> tuple[pd.DataFrame, str]:
-            if not self.accounts.allows(request, EDITOR):  # also runs on page load, for every staff role
+            if not allows(self.accounts, request, EDITOR):  # also runs on page load, for every staff role
                 return pd.DataFrame([], columns=ENTRY_COLUMNS), ""
             found = self.search(query)
             rows = [[i.entry.id, i.entry.question] for i in found[:MAX_LISTED]]
@@ -329,7 +330,7 @@ class ContentEditor:
             ]
 
         def open_entry(event: gr.SelectData, request: gr.Request) -> list[Any]:
-            self.accounts.require(request, EDITOR)
+            require(self.accounts, request, EDITOR)
             row = event.row_value or []
             item = _editing(lambda: self.faq.get(str(row[0])))
             return [
@@ -340,7 +341,7 @@ class ContentEditor:
             ]
 
         def blank(request: gr.Request) -> list[Any]:
-            self.accounts.require(request, EDITOR)
+            require(self.accounts, request, EDITOR)
             return [
                 *form_values(None),
                 None,
@@ -360,7 +361,7 @@ class ContentEditor:
             tags_value: str,
             request: gr.Request,
         ) -> list[Any]:
-            editor = self.accounts.require(request, EDITOR)
+            editor = require(self.accounts, request, EDITOR)
             fields = entry_fields(
                 entry_id_value, question_value, alternates_value, answer_value, answer_en_value, tags_value
             )
@@ -373,7 +374,7 @@ class ContentEditor:
             return [*form_values(item), item.version, line, *listing(query, request)]
 
         def on_delete(loaded: str | None, entry_id_value: str, query: str, request: gr.Request) -> list[Any]:
-            self.accounts.require(request, EDITOR)
+            require(self.accounts, request, EDITOR)
             if loaded is None:
                 return [
                     *[gr.skip()] * (len(form) + 1),
@@ -450,7 +451,7 @@ class ContentEditor:
             status = gr.Markdown("", elem_id="unanswered-status")
 
         def load_groups(request: gr.Request) -> tuple[list[QuestionGroup], str]:
-            self.accounts.require(request, EDITOR)
+            require(self.accounts, request, EDITOR)
             found = self.unanswered_groups()
             total = sum(g.count for g in found)
             return found, f"{len(found)} kelompok, {total} pertanyaan / groups, questions"
@@ -498,7 +499,7 @@ class ContentEditor:
 
     def _adder(self, group: QuestionGroup) -> Callable[..., tuple[Any, str]]:
         def add(entry_id: str | None, request: gr.Request) -> tuple[Any, str]:
-            self.accounts.require(request, EDITOR)
+            require(self.accounts, request, EDITOR)
             try:
                 line = self.add_group_as_alternates(group, entry_id or "")
             except FaqEditError as error:
@@ -549,7 +550,7 @@ class ContentEditor:
                 status = gr.Markdown("")
 
         def listing(request: gr.Request) -> pd.DataFrame:
-            self.accounts.require(request, EDITOR)
+            require(self.accounts, request, EDITOR)
             rows = [
                 [d.id, d.question, f"{d.duplicate_of} ({d.similarity:.2f})" if d.duplicate_of else "—"]
                 for d in self.runtime.drafts.pending()
@@ -578,13 +579,13 @@ class ContentEditor:
             ]
 
         def pick(event: gr.SelectData, request: gr.Request) -> list[Any]:
-            self.accounts.require(request, EDITOR)
+            require(self.accounts, request, EDITOR)
             row = event.row_value or []
             return show(self.runtime.drafts.get(int(row[0])) if row else None)
 
         def decide(action: str) -> Callable[..., list[Any]]:
             def run(draft_id: int | None, q: str, a: str, entry_id: str, target: str, request: gr.Request) -> list[Any]:
-                editor = self.accounts.require(request, EDITOR)
+                editor = require(self.accounts, request, EDITOR)
                 if draft_id is None:
                     raise gr.Error("Pilih draf dulu. / Pick a draft first.")
                 try:
@@ -659,13 +660,13 @@ class ContentEditor:
                 listed = gr.Markdown("")
 
         def docs_list(request: gr.Request) -> str:
-            if not self.accounts.allows(request, EDITOR):  # also runs on page load, for every staff role
+            if not allows(self.accounts, request, EDITOR):  # also runs on page load, for every staff role
                 return ""
             names = self.documents()
             return "**Dokumen di kb/docs / Documents in kb/docs**\n" + ("".join(f"\n- `{n}`" for n in names) or "\n—")
 
         def on_upload(path: str | None, replace_existing: bool, request: gr.Request) -> tuple[Any, str, str]:
-            self.accounts.require(request, EDITOR)
+            require(self.accounts, request, EDITOR)
             if not path:
                 raise gr.Error("Pilih berkas dulu. / Choose a file first.")
             try:

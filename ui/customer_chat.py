@@ -29,13 +29,13 @@ from bot.flood_guard import FloodGuard, FloodVerdict
 from bot.handoff_store import Ticket, TicketMessage
 from bot.language import detect_language
 from bot.message_bounds import bound_text
-from bot.messages import Outcome, Question, Reply, Turn
+from bot.messages import Channel, Outcome, Question, Reply, Turn
 from bot.runtime import Runtime
 from bot.settings import Settings
 from ui import concurrency
 from ui.page_style import CUSTOMER_HEADER
 
-CHANNEL = "web"
+CHANNEL = Channel.WEB
 POLL_SECONDS = 2.0
 HISTORY_TURNS = 6
 BROWSER_KEY = "tanya-customer"

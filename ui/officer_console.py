@@ -15,10 +15,12 @@ import pandas as pd
 
 from bot.handoff_store import Ticket, TicketMessage, TicketNotFoundError
 from bot.masking import mask_personal_data
+from bot.messages import Channel
 from bot.runtime import Runtime
+from bot.services.staff_accounts import OFFICER, StaffAccounts
 from ui import concurrency
 from ui.markdown_text import plain_markdown
-from ui.staff_accounts import OFFICER, StaffAccounts
+from ui.staff_access import allows, require
 
 QUEUE_REFRESH_SECONDS = 5.0
 QUEUE_COLUMNS = ["#", "Kanal / Channel", "Pelanggan / Customer", "Alasan / Reason", "Terakhir / Last"]
@@ -34,7 +36,7 @@ ROLE_LABELS = {"bot": "🤖 Tanya", "officer": "🧑‍💼 Petugas", "system": 
 
 def customer_label(ticket: Ticket) -> str:
     """Who the ticket is from, without exposing raw ids (web sessions are shortened)."""
-    if ticket.channel == "web":
+    if ticket.channel == Channel.WEB:
         return f"Pengunjung web {ticket.customer[:6]}"
     return mask_personal_data(ticket.customer_name or f"Telegram {ticket.customer}")
 
@@ -111,27 +113,27 @@ class OfficerConsole:
     # --- API endpoints (each checks the role) ---------------------------------------------------------
     def api_tickets(self, request: gr.Request) -> list[dict[str, Any]]:
         """Open tickets, newest first: id, channel, customer, reason, status and message count."""
-        self.accounts.require(request, OFFICER)
+        require(self.accounts, request, OFFICER)
         return [_ticket_json(t) for t in self.runtime.handoffs.list_tickets()]
 
     def api_ticket(self, ticket_id: int, request: gr.Request) -> dict[str, Any]:
         """One ticket with its conversation (personal numbers masked)."""
-        self.accounts.require(request, OFFICER)
+        require(self.accounts, request, OFFICER)
         return _ticket_json(self._ticket(ticket_id), with_messages=True)
 
     def api_reply(self, ticket_id: int, text: str, request: gr.Request) -> dict[str, Any]:
         """Reply to a ticket as the logged-in officer."""
-        officer = self.accounts.require(request, OFFICER)
+        officer = require(self.accounts, request, OFFICER)
         return _ticket_json(self.reply(ticket_id, text, officer), with_messages=True)
 
     def api_close_ticket(self, ticket_id: int, request: gr.Request) -> dict[str, Any]:
         """Close a ticket as the logged-in officer."""
-        officer = self.accounts.require(request, OFFICER)
+        officer = require(self.accounts, request, OFFICER)
         return _ticket_json(self.close(ticket_id, officer))
 
     def api_quick_answer(self, text: str, request: gr.Request) -> dict[str, Any]:
         """A ready-to-forward answer of at most 160 characters, with its source."""
-        self.accounts.require(request, OFFICER)
+        require(self.accounts, request, OFFICER)
         answer = self.runtime.conversations.sms_answer(text)
         return {"text": answer.text, "source": answer.source, "confidence": round(answer.confidence, 3)}
 
@@ -180,12 +182,12 @@ class OfficerConsole:
         timer = gr.Timer(QUEUE_REFRESH_SECONDS)
 
         def show_queue(request: gr.Request) -> pd.DataFrame:
-            if not self.accounts.allows(request, OFFICER):  # also runs on page load, for every staff role
+            if not allows(self.accounts, request, OFFICER):  # also runs on page load, for every staff role
                 return pd.DataFrame([], columns=QUEUE_COLUMNS)
             return self.queue()
 
         def open_ticket(ticket_id: int | None, request: gr.Request) -> tuple[Any, ...]:
-            self.accounts.require(request, OFFICER)
+            require(self.accounts, request, OFFICER)
             if ticket_id is None:
                 return "### Percakapan / Conversation\nBelum ada tiket dipilih. / No ticket selected.", []
             ticket = self._ticket(ticket_id)
@@ -197,19 +199,19 @@ class OfficerConsole:
             return (ticket_id, *open_ticket(ticket_id, request))
 
         def on_send(ticket_id: int | None, text: str, request: gr.Request) -> tuple[Any, ...]:
-            officer = self.accounts.require(request, OFFICER)
+            officer = require(self.accounts, request, OFFICER)
             ticket = self.reply(self._ticket(ticket_id).id, text, officer)
             gr.Info(f"Balasan terkirim ke tiket #{ticket.id}. / Reply sent.")
             return ("", *open_ticket(ticket.id, request), self.queue())
 
         def on_close(ticket_id: int | None, request: gr.Request) -> tuple[Any, ...]:
-            officer = self.accounts.require(request, OFFICER)
+            officer = require(self.accounts, request, OFFICER)
             ticket = self.close(self._ticket(ticket_id).id, officer)
             gr.Info(f"Tiket #{ticket.id} ditutup; Tanya kembali menjawab pelanggan. / Ticket closed.")
             return (None, *open_ticket(None, request), self.queue())
 
         def on_sms(text: str, request: gr.Request) -> tuple[str, str]:
-            self.accounts.require(request, OFFICER)
+            require(self.accounts, request, OFFICER)
             if not text.strip():
                 raise gr.Error("Tempel pertanyaannya dulu. / Paste the question first.")
             answer = self.runtime.conversations.sms_answer(text)

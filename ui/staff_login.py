@@ -19,8 +19,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bot.services.staff_accounts import CLIENT_ADDRESS, EDITOR, UNKNOWN_ADDRESS, StaffAccounts
 from bot.settings import Settings
-from ui.staff_accounts import CLIENT_ADDRESS, EDITOR, UNKNOWN_ADDRESS, StaffAccounts
 from ui.staff_sessions import StaffSessions
 
 log = logging.getLogger(__name__)

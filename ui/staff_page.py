@@ -9,12 +9,12 @@ import gradio as gr
 from bot.model_retune import entries_text
 from bot.model_upgrade import Phase
 from bot.runtime import Runtime
+from bot.services.staff_accounts import ANALYST, EDITOR, OFFICER, ROLE_LABELS, StaffAccounts
 from ui import concurrency
 from ui.analytics import AnalyticsPage
 from ui.content_editor import ContentEditor
 from ui.officer_console import OfficerConsole
 from ui.page_style import staff_header
-from ui.staff_accounts import ANALYST, EDITOR, OFFICER, ROLE_LABELS, StaffAccounts
 
 NO_ROLE = (
     "Akun ini belum punya peran. Minta admin menambahkannya di TANYA_WEB_ROLES. / "

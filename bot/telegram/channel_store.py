@@ -61,6 +61,7 @@ class TelegramChannelStore:
 
     def __init__(self, database: Database) -> None:
         self.db = database
+        database.create_tables()
 
     # --- ticket posts ---------------------------------------------------------------------------
     def remember_post(self, chat_id: int, message_id: int, ticket_id: int) -> None:

@@ -76,6 +76,7 @@ class ChatOutbox:
 
     def __init__(self, database: Database) -> None:
         self.db = database
+        database.create_tables()
 
     def add(
         self,

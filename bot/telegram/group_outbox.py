@@ -53,6 +53,7 @@ class GroupOutbox:
 
     def __init__(self, database: Database) -> None:
         self.db = database
+        database.create_tables()
 
     def add(self, ticket_id: int, pieces: list[str], reply_to: int | None = None) -> None:
         """Queue a post (its pieces in order; only the first replies to `reply_to`)."""

@@ -19,6 +19,7 @@ from telegram.error import BadRequest, RetryAfter, TelegramError
 from bot.business_hours import BusinessHours
 from bot.handoff_store import HandoffStore, Ticket
 from bot.masking import mask_personal_data
+from bot.messages import Channel
 from bot.telegram import phrases as tg
 from bot.telegram.channel_store import TelegramChannelStore
 from bot.telegram.group_outbox import GroupOutbox, GroupPost
@@ -27,7 +28,7 @@ from bot.telegram.retry_policy import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "telegram"
+CHANNEL = Channel.TELEGRAM
 # Telegram's answers to a post whose content it will never take; any other failure is retried.
 CONTENT_ERRORS = ("can't parse entities", "message is too long", "message text is empty", "text must be non-empty")
 

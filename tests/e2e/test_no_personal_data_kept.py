@@ -19,8 +19,8 @@ from conftest import MODEL_CACHE, TEST_MODEL
 from fake_bot_api import FakeBotApi, FakeUser
 from web_server import free_port
 
+from bot.services.staff_accounts import hash_password
 from evals.first_run import stop_server
-from ui.staff_accounts import hash_password
 
 pytestmark = pytest.mark.e2e
 

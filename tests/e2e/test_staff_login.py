@@ -23,7 +23,7 @@ from playwright.sync_api import expect, sync_playwright
 from starlette.routing import Mount
 from web_server import EDITOR_LOGIN, NO_ROLE_LOGIN, OFFICER_LOGIN, RunningWebApp, copy_demo_workspace, running_web_app
 
-from ui.login_throttle import FIRST_BACKOFF_SECONDS, FREE_FAILURES_PER_ADDRESS, FREE_FAILURES_PER_NAME
+from bot.services.login_throttle import FIRST_BACKOFF_SECONDS, FREE_FAILURES_PER_ADDRESS, FREE_FAILURES_PER_NAME
 from ui.staff_page import NO_ROLE
 from ui.staff_sessions import StaffSessions
 

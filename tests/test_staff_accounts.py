@@ -15,8 +15,9 @@ import gradio as gr
 import pytest
 
 from bot.cli import main
-from ui.login_throttle import FREE_FAILURES_PER_NAME
-from ui.staff_accounts import ANALYST, CLIENT_ADDRESS, EDITOR, OFFICER, StaffAccounts, hash_password
+from bot.services.login_throttle import FREE_FAILURES_PER_NAME
+from bot.services.staff_accounts import ANALYST, CLIENT_ADDRESS, EDITOR, OFFICER, StaffAccounts, hash_password
+from ui.staff_access import require
 
 SITI = hash_password("kata-sandi-siti")
 
@@ -112,13 +113,13 @@ def test_roles_come_from_settings_and_fail_closed() -> None:
         ANALYST,
     }
     budi = SimpleNamespace(username="budi")
-    assert accounts.require(budi, OFFICER) == "budi"  # type: ignore[arg-type]
+    assert require(accounts, budi, OFFICER) == "budi"  # type: ignore[arg-type]
     with pytest.raises(gr.Error, match="Access denied: needs the editor role"):
-        accounts.require(budi, EDITOR)  # type: ignore[arg-type]
+        require(accounts, budi, EDITOR)  # type: ignore[arg-type]
     with pytest.raises(gr.Error, match="Access denied"):
-        accounts.require(SimpleNamespace(username="siti"), OFFICER)  # type: ignore[arg-type]
+        require(accounts, SimpleNamespace(username="siti"), OFFICER)  # type: ignore[arg-type]
     with pytest.raises(gr.Error):
-        accounts.require(None, OFFICER)
+        require(accounts, None, OFFICER)
 
 
 def test_hash_password_prints_a_hash_for_the_settings(

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from bot.interaction_log import Interaction
 from bot.runtime import Runtime
-from ui.unanswered_questions import group_unanswered, why_listed
+from bot.services.unanswered_questions import group_unanswered, why_listed
 
 
 def interaction(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ui.login_throttle import (
+from bot.services.login_throttle import (
     FAILURE_WINDOW_SECONDS,
     FIRST_BACKOFF_SECONDS,
     FREE_FAILURES_PER_ADDRESS,

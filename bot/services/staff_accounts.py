@@ -1,7 +1,8 @@
 """Staff logins for the officer, editor and analytics areas: bcrypt hashes and roles from settings.
 
 There is no default account: until TANYA_WEB_USERS is set nobody can log in, and the staff page says so. Roles fail
-closed: a user TANYA_WEB_ROLES does not list may log in but uses no area.
+closed: a user TANYA_WEB_ROLES does not list may log in but uses no area. The web app's check of a request is
+`ui.staff_access`; this module knows no channel (the CLI's `hash-password` uses it too).
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from contextvars import ContextVar
 from functools import cache
 
 import bcrypt
-import gradio as gr
 
+from bot.services.login_throttle import LoginThrottle
 from bot.settings import Settings
-from ui.login_throttle import LoginThrottle
 
 OFFICER = "officer"
 EDITOR = "editor"
@@ -47,10 +47,6 @@ def _bcrypt_workers() -> ThreadPoolExecutor:
 def hash_password(password: str) -> str:
     """A bcrypt hash of `password`, as TANYA_WEB_USERS expects it."""
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=12)).decode()
-
-
-class AccessDeniedError(gr.Error):
-    """The logged-in user lacks the role an action needs."""
 
 
 class StaffAccounts:
@@ -103,16 +99,3 @@ class StaffAccounts:
         if not user or user not in self._hashes:
             return frozenset()
         return self._roles.get(user, frozenset())
-
-    def allows(self, request: gr.Request | None, role: str) -> bool:
-        """True when the request's logged-in user has `role`."""
-        return role in self.roles_of(getattr(request, "username", None) if request is not None else None)
-
-    def require(self, request: gr.Request | None, role: str) -> str:
-        """The logged-in user's name; raises AccessDeniedError when they lack `role` (every staff action checks)."""
-        user = getattr(request, "username", None) if request is not None else None
-        if role not in self.roles_of(user):
-            raise AccessDeniedError(
-                f"Akses ditolak: perlu peran {ROLE_LABELS[role]}. / Access denied: needs the {role} role."
-            )
-        return str(user)

@@ -12,9 +12,10 @@ from datetime import UTC
 
 from bot.business_hours import BusinessHours
 from bot.interaction_log import Interaction
+from bot.messages import Channel
 
 # Interactions that are not customers asking: officers' quick SMS answers, the CLI and evaluation runs.
-NON_CUSTOMER_CHANNELS = frozenset({"officer-sms", "cli", "eval"})
+NON_CUSTOMER_CHANNELS = frozenset({Channel.OFFICER_SMS, Channel.CLI, Channel.EVAL})
 
 
 @dataclass(frozen=True)
