@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.business_hours import BusinessHours
+from bot.messages import HandoffReason
 
 CAPABILITIES = {
     "id": "Saya bisa membantu soal pulsa, kuota, paket, kartu SIM, registrasi, tagihan pascabayar, roaming, "
@@ -77,6 +78,34 @@ HANDOFF_OPENING = {
 }
 
 SOURCE_LABEL = {"id": "Sumber", "en": "Source"}
+
+# Why a ticket was opened, as officers read it: in the officers' Telegram group (Indonesian) and the web console
+# and analytics (both languages).
+HANDOFF_REASON_LABEL: dict[str, dict[str, str]] = {
+    HandoffReason.ASKED_FOR_PERSON: {"id": "pelanggan minta petugas", "en": "asked for a person"},
+    HandoffReason.ANGRY: {"id": "pelanggan kecewa/marah", "en": "upset customer"},
+    HandoffReason.ACCOUNT_DATA: {"id": "perlu data akun", "en": "account data"},
+    HandoffReason.LOW_CONFIDENCE: {"id": "bot tidak yakin", "en": "low confidence"},
+}
+
+
+# Who wrote a ticket message, as officers read the transcript (Telegram's group and the web console). "note" is
+# said to officers only (a reply that could not be delivered), never sent to the customer.
+MESSAGE_ROLE_LABEL = {
+    "customer": "👤 Pelanggan",
+    "bot": "🤖 Tanya",
+    "officer": "🧑‍💼 Petugas",
+    "system": "ℹ️ Sistem",
+    "note": "⚠️ Catatan / note",
+}
+
+
+def reason_label(reason: str, *, bilingual: bool = False) -> str:
+    """A handoff reason for officers: "perlu data akun", or "perlu data akun / account data"; unknown ones as is."""
+    label = HANDOFF_REASON_LABEL.get(reason)
+    if label is None:
+        return reason
+    return f"{label['id']} / {label['en']}" if bilingual else label["id"]
 
 
 def handoff_text(reason: str, lang: str, hours: BusinessHours, now: datetime | None = None) -> str:

@@ -78,7 +78,7 @@ def test_chart_data_marks_office_and_after_hours(tmp_path: Path) -> None:
     assert by_hour.loc["09", "Waktu / Time"].startswith("Jam kerja") and by_hour.loc["21", "Waktu / Time"].startswith(
         "Di luar"
     )
-    assert frames["reasons"].values.tolist() == [["data akun / account data", 1]]
+    assert frames["reasons"].values.tolist() == [["perlu data akun / account data", 1]]
     assert "0%" in kpi_html(report)  # deflection 0 of 1
 
 

@@ -14,12 +14,12 @@ import pandas as pd
 from bot.business_hours import BusinessHours
 from bot.database import utcnow
 from bot.masking import mask_personal_data
+from bot.phrases import reason_label
 from bot.runtime import Runtime
 from bot.services.analytics_report import AnalyticsReport, build_report
 from bot.services.staff_accounts import ANALYST, StaffAccounts
 from bot.services.unanswered_questions import group_unanswered, low_confidence_limit
 from ui import concurrency
-from ui.officer_console import REASON_LABELS
 from ui.staff_access import require
 
 PERIODS = {"7 hari terakhir / last 7 days": 7, "30 hari terakhir / last 30 days": 30, "Semua / All time": 0}
@@ -54,7 +54,7 @@ def kpi_html(report: AnalyticsReport) -> str:
 def chart_frames(report: AnalyticsReport, hours: BusinessHours) -> dict[str, pd.DataFrame]:
     """The data of each chart."""
     reasons = pd.DataFrame(
-        [(REASON_LABELS.get(k, k), v) for k, v in report.handoffs_by_reason.items()],
+        [(reason_label(k, bilingual=True), v) for k, v in report.handoffs_by_reason.items()],
         columns=["Alasan / Reason", "Jumlah / Count"],
     )
     outcomes = pd.DataFrame(

@@ -16,6 +16,7 @@ import pandas as pd
 from bot.handoff_store import Ticket, TicketMessage, TicketNotFoundError
 from bot.masking import mask_personal_data
 from bot.messages import Channel
+from bot.phrases import MESSAGE_ROLE_LABEL, reason_label
 from bot.runtime import Runtime
 from bot.services.staff_accounts import OFFICER, StaffAccounts
 from ui import concurrency
@@ -24,14 +25,6 @@ from ui.staff_access import allows, require
 
 QUEUE_REFRESH_SECONDS = 5.0
 QUEUE_COLUMNS = ["#", "Kanal / Channel", "Pelanggan / Customer", "Alasan / Reason", "Terakhir / Last"]
-REASON_LABELS = {
-    "asked_for_person": "minta petugas / asked for a person",
-    "angry": "keluhan / upset customer",
-    "account_data": "data akun / account data",
-    "low_confidence": "bot tidak yakin / low confidence",
-}
-# "note": said to officers only (a reply that could not be delivered), never sent to the customer.
-ROLE_LABELS = {"bot": "🤖 Tanya", "officer": "🧑‍💼 Petugas", "system": "ℹ️ Sistem", "note": "⚠️ Catatan / note"}
 
 
 def customer_label(ticket: Ticket) -> str:
@@ -47,7 +40,7 @@ def ticket_heading(ticket: Ticket) -> str:
     who = plain_markdown(" ".join(customer_label(ticket).split()))
     return (
         f"### Tiket #{ticket.id} · {ticket.channel.capitalize()} · {who}\n"
-        f"{state} · {REASON_LABELS.get(ticket.reason, ticket.reason)}"
+        f"{state} · {reason_label(ticket.reason, bilingual=True)}"
     )
 
 
@@ -64,7 +57,7 @@ def _bubble(message: TicketMessage) -> dict[str, str]:
     pending = " · ⏳ belum terkirim / not delivered yet" if not message.delivered else ""
     return {
         "role": "assistant",
-        "content": f"**{ROLE_LABELS.get(message.role, message.role)}{author}**{pending}\n\n{text}",
+        "content": f"**{MESSAGE_ROLE_LABEL.get(message.role, message.role)}{author}**{pending}\n\n{text}",
     }
 
 
@@ -80,7 +73,7 @@ class OfficerConsole:
     def queue(self) -> pd.DataFrame:
         """Open tickets, newest activity first."""
         rows = [
-            [t.id, t.channel.capitalize(), customer_label(t), REASON_LABELS.get(t.reason, t.reason), self._when(t)]
+            [t.id, t.channel.capitalize(), customer_label(t), reason_label(t.reason, bilingual=True), self._when(t)]
             for t in self.runtime.handoffs.list_tickets()
         ]
         return pd.DataFrame(rows, columns=QUEUE_COLUMNS)

@@ -53,20 +53,7 @@ SMS_USAGE = "Tulis pertanyaannya setelah perintah, misalnya: /sms cara cek pulsa
 SMS_OFFICERS_ONLY = "Perintah /sms khusus untuk petugas."
 SMS_NO_FAQ = "tidak ada entri FAQ yang cocok"
 
-# The officers' group.
-REASONS = {
-    "asked_for_person": "pelanggan minta petugas",
-    "angry": "pelanggan kecewa/marah",
-    "account_data": "perlu data akun",
-    "low_confidence": "bot tidak yakin",
-}
-ROLE_LABELS = {
-    "customer": "👤 Pelanggan",
-    "bot": "🤖 Tanya",
-    "officer": "🧑‍💼 Petugas",
-    "system": "⚙️ Sistem",
-    "note": "⚠️ Catatan",
-}
+# The officers' group (handoff reasons: `bot.phrases.reason_label`).
 TICKET_HOW_TO = "↩️ Balas (reply) pesan ini untuk menjawab pelanggan; balas dengan /close untuk menutup tiket."
 CLOSE_USAGE = "Balas (reply) salah satu pesan tiket dengan /close untuk menutup tiket itu."
 OFFICERS_ONLY = "Maaf, hanya petugas terdaftar yang dapat menjawab atau menutup tiket."

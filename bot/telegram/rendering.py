@@ -137,7 +137,7 @@ def render_ticket(ticket: Ticket, hours: BusinessHours, now: datetime | None = N
     lines = [
         f"🆕 <b>Tiket #{ticket.id}</b> · Telegram",
         f"Pelanggan: {escape(ticket.customer_name or 'tanpa nama', quote=False)}",
-        f"Alasan: {escape(tg.REASONS.get(ticket.reason, ticket.reason), quote=False)}",
+        f"Alasan: {escape(phrases.reason_label(ticket.reason), quote=False)}",
     ]
     if not hours.is_open(now):
         zone = hours.zone_label()
@@ -145,7 +145,9 @@ def render_ticket(ticket: Ticket, hours: BusinessHours, now: datetime | None = N
             f"⏰ Di luar jam kerja ({hours.start:02d}.00–{hours.end:02d}.00 {zone}); "
             f"pelanggan menunggu balasan mulai {hours.next_opening(now):%H.%M} {zone}."
         )
-    transcript = "\n".join(f"{tg.ROLE_LABELS.get(m.role, m.role)}: {m.text}" for m in ticket.messages if m.text.strip())
+    transcript = "\n".join(
+        f"{phrases.MESSAGE_ROLE_LABEL.get(m.role, m.role)}: {m.text}" for m in ticket.messages if m.text.strip()
+    )
     return framed("\n".join(lines), transcript, f"<i>{tg.TICKET_HOW_TO}</i>")
 
 
