@@ -32,12 +32,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from ingest.faq_files import FaqEntry, _entry_from_mapping, read_faq_file
+from ingest.faq_files import FAQ_FIELDS, FaqEntry, _entry_from_mapping, is_faq_file, read_faq_file
 from ingest.problems import KnowledgeBaseError, Problem
 from ingest.reindexed_write import ReindexError, write_and_reindex
 
 NEW_ENTRIES_FILE = "faq/editor.yaml"
-FIELD_ORDER = ("id", "question", "alternates", "answer", "answer_en", "tags")
 _CSV_SEPARATOR = "|"
 _NEW_FILE_HEADER = (
     "# FAQ entries added in Tanya's web editor. Format: see kb/README.md.\n"
@@ -173,15 +172,8 @@ def _text_list(values: Sequence[str], flow: bool) -> CommentedSeq:
 
 def _fill_mapping(mapping: CommentedMap, entry: FaqEntry) -> None:
     """Set the entry's fields in place: unchanged values keep their quoting, new keys go in the usual order."""
-    wanted: dict[str, Any] = {
-        "id": entry.id,
-        "question": entry.question,
-        "alternates": list(entry.alternates),
-        "answer": entry.answer,
-        "answer_en": entry.answer_en or "",
-        "tags": list(entry.tags),
-    }
-    for key in FIELD_ORDER:
+    wanted: dict[str, Any] = {**entry.content(), "answer_en": entry.answer_en or ""}
+    for key in FAQ_FIELDS:
         value = wanted[key]
         if value in ("", []):
             if key in mapping:
@@ -200,7 +192,7 @@ def _fill_mapping(mapping: CommentedMap, entry: FaqEntry) -> None:
         if key in mapping:
             mapping[key] = new_value
         else:
-            earlier = [k for k in FIELD_ORDER[: FIELD_ORDER.index(key)] if k in mapping]
+            earlier = [k for k in FAQ_FIELDS[: FAQ_FIELDS.index(key)] if k in mapping]
             position = list(mapping.keys()).index(earlier[-1]) + 1 if earlier else 0
             mapping.insert(position, key, new_value)
 
@@ -279,12 +271,8 @@ def _csv_rows(text: str) -> tuple[list[str], list[tuple[int, int, dict[str, str]
 
 def _csv_line(header: list[str], entry: FaqEntry, newline: str) -> str:
     values = {
-        "id": entry.id,
-        "question": entry.question,
-        "alternates": _CSV_SEPARATOR.join(entry.alternates),
-        "answer": entry.answer,
-        "answer_en": entry.answer_en or "",
-        "tags": _CSV_SEPARATOR.join(entry.tags),
+        name: _CSV_SEPARATOR.join(value) if isinstance(value, list) else value or ""
+        for name, value in entry.content().items()
     }
     out = io.StringIO()
     csv.writer(out, lineterminator=newline).writerow([values.get(column, "") for column in header])
@@ -309,13 +297,6 @@ def _csv_edit(text: str, entry_id: str | None, entry: FaqEntry | None) -> str:
 
 
 # --- the editor ---------------------------------------------------------------------------------------
-def _is_faq_file(path: Path) -> bool:
-    return path.suffix.lower() in (".yaml", ".yml", ".csv") and path.name.lower() not in (
-        "glossary.yaml",
-        "glossary.yml",
-    )
-
-
 class FaqEditor:
     """Reads and changes the FAQ entries under one knowledge-base root; one instance per process.
 
@@ -341,7 +322,7 @@ class FaqEditor:
             p.relative_to(self.kb_root).as_posix()
             for p in self.kb_root.rglob("*")
             if p.is_file()
-            and _is_faq_file(p)
+            and is_faq_file(p)
             and not any(part.startswith(".") for part in p.relative_to(self.kb_root).parts)
         }
         return sorted(found | {self.new_entries_file})
@@ -437,7 +418,7 @@ class FaqEditor:
 
     # --- internals -----------------------------------------------------------------------------------
     def _validated(self, fields: Mapping[str, Any], file: str | None) -> FaqEntry:
-        raw = {key: fields.get(key) for key in FIELD_ORDER}
+        raw = {key: fields.get(key) for key in FAQ_FIELDS}
         for key in ("question", "answer", "answer_en"):
             text = raw[key]
             if isinstance(text, str):  # a pasted U+2028 is written as the newline it means (see the module doc)
@@ -458,7 +439,7 @@ class FaqEditor:
 
     def _check_target(self, target: str) -> None:
         path = (self.kb_root / target).resolve()
-        if not path.is_relative_to(self.kb_root.resolve()) or not _is_faq_file(path):
+        if not path.is_relative_to(self.kb_root.resolve()) or not is_faq_file(path):
             raise FaqEditError(f"'{target}' is not an FAQ file of the knowledge base")
 
     def _append(self, file: str, text: str, entry: FaqEntry) -> str:

@@ -16,7 +16,18 @@ from ingest.problems import Problem
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+# An entry's fields in the order files are written (the editor, CSV headers); the first three are required.
+FAQ_FIELDS = ("id", "question", "alternates", "answer", "answer_en", "tags")
 REQUIRED_FIELDS = ("id", "question", "answer")
+
+
+FAQ_SUFFIXES = frozenset({".yaml", ".yml", ".csv"})
+GLOSSARY_NAMES = frozenset({"glossary.yaml", "glossary.yml"})  # YAML too, but the glossary, not entries
+
+
+def is_faq_file(path: Path) -> bool:
+    """Whether `path` is read as a file of FAQ entries (by ingest and by the editor alike)."""
+    return path.suffix.lower() in FAQ_SUFFIXES and path.name.lower() not in GLOSSARY_NAMES
 
 
 @dataclass(frozen=True)
@@ -34,14 +45,8 @@ class FaqEntry:
 
     def content(self) -> dict[str, Any]:
         """The fields that make up the entry (what its content hash covers)."""
-        return {
-            "id": self.id,
-            "question": self.question,
-            "alternates": list(self.alternates),
-            "answer": self.answer,
-            "answer_en": self.answer_en,
-            "tags": list(self.tags),
-        }
+        fields = {name: getattr(self, name) for name in FAQ_FIELDS}
+        return {name: list(value) if isinstance(value, tuple) else value for name, value in fields.items()}
 
 
 @dataclass

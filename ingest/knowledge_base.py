@@ -10,11 +10,9 @@ from ruamel.yaml.error import YAMLError
 
 from bot.glossary import Glossary
 from ingest.documents import DOCUMENT_SUFFIXES, DocumentChunk, read_document
-from ingest.faq_files import FaqEntry, read_faq_file, read_text_file
+from ingest.faq_files import GLOSSARY_NAMES, FaqEntry, is_faq_file, read_faq_file, read_text_file
 from ingest.problems import KnowledgeBaseError, Problem
 
-FAQ_SUFFIXES = frozenset({".yaml", ".yml", ".csv"})
-GLOSSARY_NAMES = frozenset({"glossary.yaml", "glossary.yml"})
 SKIPPED_NAMES = frozenset({"readme.md", "readme.txt"})
 
 
@@ -97,7 +95,7 @@ def load_knowledge_base(paths: list[Path], root: Path) -> KnowledgeBase:
         if name in GLOSSARY_NAMES:
             kb.glossary, found = read_glossary(path, shown)
             problems.extend(found)
-        elif suffix in FAQ_SUFFIXES:
+        elif is_faq_file(path):
             result = read_faq_file(path, shown)
             kb.entries.extend(result.entries)
             problems.extend(result.problems)

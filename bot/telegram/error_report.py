@@ -6,19 +6,17 @@ from __future__ import annotations
 import logging
 import traceback
 
-from bot.masking import mask_personal_data
+from bot.masking import Masker
 
 
 class ErrorReport:
     """Formats and logs an exception with personal data and secrets masked."""
 
     def __init__(self, secrets: tuple[str, ...] = ()) -> None:
-        self._secrets = tuple(s for s in secrets if s)
+        self._masker = Masker(secrets)  # the same masking as every log line's (`configure_logging`)
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "[SECRET]")
-        return mask_personal_data(text)
+        return self._masker.mask(text)
 
     def log(self, logger: logging.Logger, what: str, error: BaseException) -> None:
         """Log `what` failed, with the masked traceback of `error`."""
