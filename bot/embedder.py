@@ -21,7 +21,7 @@ from langchain_core.embeddings import Embeddings
 
 from bot.model_files import model_cache_key, offline_if_bundled, resolve_model, weights_fingerprint
 from bot.settings import Settings
-from bot.tuning import ensure_tuned_model, is_tuned, read_manifest
+from bot.tuning import built_tuned_model, ensure_tuned_model, is_tuned, read_manifest
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -41,7 +41,7 @@ def model_identity(settings: Settings) -> str:
         if local.is_dir():
             return f"{settings.embedding_model}#{weights_fingerprint(local)}"
         return settings.embedding_model
-    folder = ensure_tuned_model(settings)
+    folder = built_tuned_model(settings)  # naming a model never trains it: `load_embedder` (or `tanya tune`) does
     manifest = read_manifest(folder) or {}
     # Named by its folder, so "tuned:kb" and "tuned:/path/to/kb" are the same model.
     return f"tuned:{folder.name}#{manifest.get('fingerprint', '?')}"

@@ -150,6 +150,20 @@ def read_manifest(folder: Path) -> dict[str, object] | None:
     return manifest if isinstance(manifest, dict) and manifest.get("fingerprint") else None
 
 
+class TunedModelMissingError(RuntimeError):
+    """A `tuned:` model is named (the index's identity, say) before anything has built it."""
+
+
+def built_tuned_model(settings: Settings) -> Path:
+    """The settings' tuned model folder when it is built; never trains (raises `TunedModelMissingError`)."""
+    folder = tuned_model_folder(pinned(settings, generation(settings)))
+    if read_manifest(folder) is None:
+        raise TunedModelMissingError(
+            f"The tuned model {folder} is not built yet: `tanya tune` builds it (`tanya serve` does by itself)."
+        )
+    return folder
+
+
 def ensure_tuned_model(settings: Settings, progress: Progress | None = None) -> Path:
     """The settings' tuned model folder, fine-tuning it first when it does not exist yet (once per generation)."""
     settings = pinned(settings, generation(settings))  # the pointer may move while this waits for the lock

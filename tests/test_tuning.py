@@ -19,7 +19,15 @@ from bot.knowledge_index import IndexInconsistentError, KnowledgeIndex
 from bot.model_files import resolve_model
 from bot.settings import BUNDLED_MODEL, Settings
 from bot.text_normalizer import TextNormalizer
-from bot.tuning import MANIFEST, build_tuned_model, phrasing_groups, read_manifest, tune_model, tuned_model_folder
+from bot.tuning import (
+    MANIFEST,
+    TunedModelMissingError,
+    build_tuned_model,
+    phrasing_groups,
+    read_manifest,
+    tune_model,
+    tuned_model_folder,
+)
 from ingest.faq_files import FaqEntry
 from ingest.knowledge_base import load_knowledge_base
 from ingest.sync import sync_index
@@ -52,6 +60,13 @@ def test_groups_hold_each_entrys_phrasings_and_their_normalised_forms() -> None:
     assert group[:2] == ["Bagaimana cara cek pulsa?", "gmn cek pulsa"]
     assert "bagaimana cek pulsa" in group  # gmn -> bagaimana: the model learns slang and formal mean the same
     assert len(group) == len(set(group))
+
+
+def test_naming_a_model_that_is_not_built_never_trains_it(tmp_path: Path) -> None:
+    settings = tiny_settings(tmp_path)
+    with pytest.raises(TunedModelMissingError, match="tanya tune"):
+        model_identity(settings)
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
 
 
 def test_first_use_builds_the_model_once_with_a_manifest(tuned: Settings) -> None:
