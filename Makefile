@@ -47,12 +47,12 @@ lint: setup  ## ruff, the formatter, mypy and the import contract (pyproject.tom
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-clean:  ## remove caches; keeps var/ (tickets, analytics, staff accounts, the index, tuned models)
+clean:  ## remove caches; keeps var/ (tickets, analytics, the index, tuned models)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
 
-# var/ is the bot's data: deleting it loses every ticket, interaction and staff account.
+# var/ is the bot's data: deleting it loses every ticket, conversation and analytics record.
 clean-data:  ## delete var/ (asks for CONFIRM=yes)
 	@if [ "$(CONFIRM)" != "yes" ]; then \
-		echo "This deletes var/: every ticket, interaction, staff account, the index and the tuned models."; \
+		echo "This deletes var/: every ticket, conversation, analytics record and draft, the web-state key, the index and the tuned models."; \
 		echo "Back it up first, then run: make clean-data CONFIRM=yes"; exit 1; fi
 	rm -rf var
