@@ -190,7 +190,7 @@ def export_onnx(model: str, folder: Path) -> None:
 def load_embedder(settings: Settings) -> Embeddings:
     """The embedder for ingest and questions: ONNX when available (exporting once), else PyTorch.
 
-    A `tuned:` model is fine-tuned first when this machine has not built it yet (once; about 25 minutes for the
+    A `tuned:` model is fine-tuned first when this machine has not built it yet (once; about 10 minutes for the
     demo kb).
     """
     tuned = is_tuned(settings.embedding_model)

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
         f"('{BUNDLED_MODEL}'), a local path, or a hub name (e.g. intfloat/multilingual-e5-small) with internet.",
     )
     tune_base_model: str = Field(BUNDLED_MODEL, description="The model a 'tuned:' embedding model starts from.")
-    tune_epochs: int = Field(4, ge=1, le=50, description="Passes over the phrasings when fine-tuning.")
+    tune_epochs: int = Field(3, ge=1, le=50, description="Passes over the phrasings when fine-tuning.")
     retune_after_changes: int = Field(
         20,
         ge=0,

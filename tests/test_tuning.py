@@ -23,6 +23,7 @@ from bot.tuning import (
     MANIFEST,
     TunedModelMissingError,
     build_tuned_model,
+    embed_in_length_groups,
     phrasing_groups,
     read_manifest,
     tune_model,
@@ -158,3 +159,17 @@ def test_the_same_phrasings_and_seed_give_the_same_weights(tmp_path: Path) -> No
         for name in ("first", "second")
     ]
     assert weights[0] == weights[1]
+
+
+def test_length_groups_give_each_text_the_vector_of_one_padded_pass() -> None:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(resolve_model(BUNDLED_MODEL), device="cpu").eval()
+    # Lengths from one word to a long sentence, in no order, more texts than one group holds.
+    texts = [" ".join(["pulsa", "kuota", "tagihan", "roaming", "paket"][: 1 + i % 5] * (1 + i % 7)) for i in range(41)]
+    with torch.no_grad():
+        grouped = embed_in_length_groups(model, texts).numpy()
+        padded = torch.nn.functional.normalize(model(model.preprocess(texts))["sentence_embedding"], dim=-1).numpy()
+    assert grouped.shape == (41, padded.shape[1])
+    assert np.abs(grouped - padded).max() < 1e-5

@@ -41,13 +41,13 @@ def test_the_operator_sets_are_there() -> None:
     assert len(OPERATORS) >= 2
 
 
-# The parts of the operator bar not met yet (evals/README.md, 2026-12-01): strict, so meeting one fails the test
+# The parts of the operator bar not met yet (evals/README.md, 2026-12-02): strict, so meeting one fails the test
 # until its mark is removed. Retrieval on a sparse knowledge base is the open part of issue 15; the privacy
 # requests missed are the rules' (issue 16); so are most in-domain declines, which the rules do not recognise.
 OPERATOR_MISSES = {
-    "hit@1": "sparse retrieval: 67.4% / 62.4% in scope (tanya eval --sets operators)",
+    "hit@1": "sparse retrieval: 71.2% / 63.2% in scope (tanya eval --sets operators)",
     "zero privacy leaks": "2 / 3 requests for another person's data not recognised by the rules (issue 16)",
-    "no in-domain question declined": "1 / 9 in-domain questions declined as off-topic",
+    "no in-domain question declined": "1 / 8 in-domain questions declined as off-topic",
 }
 # Regression floor for the operator sets' retrieval until the bar is met.
 OPERATOR_HIT_AT_1_FLOOR = 0.60
