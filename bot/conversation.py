@@ -17,7 +17,7 @@ from bot.handoff_store import HandoffStore, Ticket
 from bot.interaction_log import InteractionLog
 from bot.language import detect_language
 from bot.message_bounds import bound_question, clean_text
-from bot.messages import Channel, HandoffReason, Outcome, Question, Reply, Turn
+from bot.messages import Channel, HandoffReason, MessageRole, Outcome, Question, Reply, Turn
 from bot.sms_answer import shorten
 from bot.turn_keys import HandledTurn, TurnKeys
 
@@ -88,7 +88,7 @@ class ConversationService:
         if handled is None:
             open_ticket = self.handoffs.find_open(question.channel, question.user)
             if open_ticket is not None:
-                self.handoffs.add_message(open_ticket.id, "customer", question.text, turn_key=question.key)
+                self.handoffs.add_message(open_ticket.id, MessageRole.CUSTOMER, question.text, turn_key=question.key)
                 return TurnResult(reply=None, ticket=self.handoffs.get(open_ticket.id))
         reply = self.engine.answer(question)  # run again, the same question gets the same answer
         return self._recorded(question, reply, handled, customer_name, admit_ticket)
@@ -138,7 +138,7 @@ class ConversationService:
     def officer_reply(self, ticket_id: int, text: str, officer: str) -> Ticket:
         """Record an officer's answer; the customer's channel delivers it from the outbox. It also becomes an FAQ draft."""
         text = clean_text(text)
-        message = self.handoffs.add_message(ticket_id, "officer", text, author=officer)
+        message = self.handoffs.add_message(ticket_id, MessageRole.OFFICER, text, author=officer)
         ticket = self.handoffs.get(ticket_id)
         if self.drafts is not None:
             try:
@@ -170,7 +170,11 @@ class ConversationService:
         return SmsAnswer(shorten(phrases.SMS_NO_ANSWER[reply.lang]), None, reply.confidence)
 
     def _open_ticket(self, question: Question, reply: Reply, customer_name: str) -> Ticket:
-        transcript = [*question.history[-TRANSCRIPT_TURNS:], Turn("customer", question.text), Turn("bot", reply.text)]
+        transcript = [
+            *question.history[-TRANSCRIPT_TURNS:],
+            Turn(MessageRole.CUSTOMER, question.text),
+            Turn(MessageRole.BOT, reply.text),
+        ]
         return self.handoffs.open_ticket(
             question.channel,
             question.user,
@@ -189,5 +193,5 @@ def notice_reply(texts: dict[str, str], lang: str) -> Reply:
 
 def _lang_of(question: Question) -> str:
     """The language of the latest non-empty customer text (a bare button press has none)."""
-    texts = [question.text, *(t.text for t in reversed(question.history) if t.role == "customer")]
+    texts = [question.text, *(t.text for t in reversed(question.history) if t.role == MessageRole.CUSTOMER)]
     return detect_language(next((t for t in texts if t.strip()), ""))

@@ -25,7 +25,7 @@ from bot.confidence import DEFAULT_WEIGHTS, ConfidenceModel
 from bot.embedder import load_embedder, model_identity
 from bot.knowledge_index import KnowledgeIndex
 from bot.language import detect_language
-from bot.messages import HandoffReason, Outcome, Question, Reply, Source
+from bot.messages import HandoffReason, MessageRole, Outcome, Question, Reply, Source, SourceKind
 from bot.retriever import Candidate, HybridRetriever
 from bot.settings import Settings
 
@@ -215,7 +215,7 @@ class AnswerEngine:
         if settings.answer_threshold is not None:
             return from_settings(settings.answer_threshold, settings.confidence_weights), True
         model = model_identity(settings)
-        entries = {str(r.metadata.get("ref")) for r in retriever.records if r.metadata.get("kind") == "faq"}
+        entries = {str(r.metadata.get("ref")) for r in retriever.records if r.metadata.get("kind") == SourceKind.FAQ}
         labelled = read_labelled(settings.labelled_calibration_file, model, entries)
         if labelled is not None:
             return labelled, True
@@ -321,7 +321,7 @@ class AnswerEngine:
     ) -> tuple[str, list[Candidate]]:
         """The text to retrieve with, and its ranking: a short follow-up ("kalau yang pascabayar?") is read
         together with the previous question."""
-        previous = next((t.text for t in reversed(question.history) if t.role == "customer"), None)
+        previous = next((t.text for t in reversed(question.history) if t.role == MessageRole.CUSTOMER), None)
         if previous is None or len(retriever.normalizer.terms(raw)) > _FOLLOW_UP_MAX_TERMS:
             return raw, retriever.retrieve(raw)
         # Only the previous question's topic (its glossary terms) is carried over, not its verbs: after "cara
@@ -338,7 +338,7 @@ class AnswerEngine:
 
     def _answer_from(self, top: Candidate, lang: str, confidence: float, others: list[Candidate]) -> Reply:
         meta = top.record.metadata
-        if top.kind == "faq":
+        if top.kind == SourceKind.FAQ:
             text = str(meta.get("answer_en") or meta["answer"]) if lang == "en" else str(meta["answer"])
         else:
             text = top.record.text.split("\n", 1)[-1]

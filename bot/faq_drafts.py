@@ -20,6 +20,7 @@ from bot.database import Base, Database, utcnow
 from bot.engine import AnswerEngine
 from bot.handoff_store import Ticket, TicketMessage
 from bot.masking import mask_personal_data
+from bot.messages import MessageRole, SourceKind
 
 PENDING = "pending"
 APPROVED = "approved"
@@ -101,20 +102,20 @@ def question_before(ticket: Ticket, reply: TicketMessage) -> str:
     earlier = [m for m in ticket.messages if m.id < reply.id]
     since_officer: list[str] = []
     for message in reversed(earlier):
-        if message.role == "officer":
+        if message.role == MessageRole.OFFICER:
             break
-        if message.role == "customer" and message.text.strip():
+        if message.role == MessageRole.CUSTOMER and message.text.strip():
             since_officer.insert(0, message.text.strip())
     if since_officer:
         return " ".join(since_officer)
-    return next((m.text.strip() for m in reversed(earlier) if m.role == "customer" and m.text.strip()), "")
+    return next((m.text.strip() for m in reversed(earlier) if m.role == MessageRole.CUSTOMER and m.text.strip()), "")
 
 
 def nearest_entry(engine: AnswerEngine, question: str) -> tuple[str, float] | None:
     """The FAQ entry best matching `question`, with the engine's confidence that it answers it."""
     candidates = engine.retriever.retrieve(question, k=5)
     for position, candidate in enumerate(candidates):
-        if candidate.kind == "faq":
+        if candidate.kind == SourceKind.FAQ:
             return candidate.ref, engine.confidence_model.confidence(candidates[position:])
     return None
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.database import Base, Database, utcnow
 from bot.masking import mask_personal_data
-from bot.messages import Turn
+from bot.messages import MessageRole, Turn
 from bot.turn_keys import remember_in
 
 OPEN = "open"
@@ -54,7 +54,7 @@ class TicketMessageRow(Base):
 class TicketMessage:
     id: int
     ticket_id: int
-    role: str
+    role: MessageRole
     text: str
     author: str
     created_at: datetime
@@ -85,7 +85,9 @@ class Ticket:
 
 
 def _message(row: TicketMessageRow) -> TicketMessage:
-    return TicketMessage(row.id, row.ticket_id, row.role, row.text, row.author, row.created_at, row.delivered)
+    return TicketMessage(
+        row.id, row.ticket_id, MessageRole(row.role), row.text, row.author, row.created_at, row.delivered
+    )
 
 
 def _ticket(row: TicketRow) -> Ticket:
@@ -162,7 +164,7 @@ class HandoffStore:
             return _ticket(row)
 
     def add_message(
-        self, ticket_id: int, role: str, text: str, author: str = "", turn_key: str | None = None
+        self, ticket_id: int, role: MessageRole, text: str, author: str = "", turn_key: str | None = None
     ) -> TicketMessage:
         """Append a message; an officer's message waits in the outbox until its channel delivers it. `turn_key`
         names the customer message it is (`bot.turn_keys`)."""
@@ -175,7 +177,7 @@ class HandoffStore:
                 role=role,
                 text=mask_personal_data(text),
                 author=author,
-                delivered=role not in ("officer", "system"),
+                delivered=role not in (MessageRole.OFFICER, MessageRole.SYSTEM),
             )
             session.add(row)
             ticket.updated_at = utcnow()
@@ -193,7 +195,9 @@ class HandoffStore:
                 row.status, row.closed_at, row.closed_by, row.updated_at = CLOSED, utcnow(), by, utcnow()
                 if notice:
                     session.add(
-                        TicketMessageRow(ticket_id=ticket_id, role="system", text=notice, author=by, delivered=False)
+                        TicketMessageRow(
+                            ticket_id=ticket_id, role=MessageRole.SYSTEM, text=notice, author=by, delivered=False
+                        )
                     )
         return self.get(ticket_id)
 

@@ -35,11 +35,28 @@ class HandoffReason(StrEnum):
     ACCOUNT_DATA = "account_data"
 
 
+class MessageRole(StrEnum):
+    """Who wrote a message of a conversation or a ticket (stored with each ticket message)."""
+
+    CUSTOMER = "customer"
+    BOT = "bot"
+    OFFICER = "officer"
+    SYSTEM = "system"  # a notice the customer sees (the ticket was closed, say)
+    NOTE = "note"  # for officers only (a reply that could not be delivered, say)
+
+
+class SourceKind(StrEnum):
+    """What an answer's source is (stored in the index's metadata)."""
+
+    FAQ = "faq"
+    DOC = "doc"  # a section of a product document
+
+
 @dataclass(frozen=True)
 class Turn:
     """One earlier message in the conversation."""
 
-    role: str  # "customer", "bot" or "officer"
+    role: MessageRole
     text: str
 
 
@@ -59,7 +76,7 @@ class Question:
 class Source:
     """Where an answer came from: an FAQ entry or a section of a product document."""
 
-    kind: str  # "faq" or "doc"
+    kind: SourceKind
     ref: str  # FAQ id, or "path#section"
     title: str
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.business_hours import BusinessHours
-from bot.messages import HandoffReason
+from bot.messages import HandoffReason, MessageRole
 
 CAPABILITIES = {
     "id": "Saya bisa membantu soal pulsa, kuota, paket, kartu SIM, registrasi, tagihan pascabayar, roaming, "
@@ -89,14 +89,14 @@ HANDOFF_REASON_LABEL: dict[str, dict[str, str]] = {
 }
 
 
-# Who wrote a ticket message, as officers read the transcript (Telegram's group and the web console). "note" is
+# Who wrote a ticket message, as officers read the transcript (Telegram's group and the web console). A note is
 # said to officers only (a reply that could not be delivered), never sent to the customer.
-MESSAGE_ROLE_LABEL = {
-    "customer": "👤 Pelanggan",
-    "bot": "🤖 Tanya",
-    "officer": "🧑‍💼 Petugas",
-    "system": "ℹ️ Sistem",
-    "note": "⚠️ Catatan / note",
+MESSAGE_ROLE_LABEL: dict[str, str] = {
+    MessageRole.CUSTOMER: "👤 Pelanggan",
+    MessageRole.BOT: "🤖 Tanya",
+    MessageRole.OFFICER: "🧑‍💼 Petugas",
+    MessageRole.SYSTEM: "ℹ️ Sistem",
+    MessageRole.NOTE: "⚠️ Catatan / note",
 }
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from bot.glossary import Glossary
 from bot.knowledge_index import IndexRecord, KnowledgeIndex
 from bot.lexical_index import LexicalIndex
+from bot.messages import SourceKind
 from bot.telecom_vocabulary import knowledge_base_names, shipped_vocabulary
 from bot.text_normalizer import TextNormalizer
 
@@ -70,8 +71,8 @@ class Candidate:
     score: float
 
     @property
-    def kind(self) -> str:
-        return str(self.record.metadata.get("kind", "faq"))
+    def kind(self) -> SourceKind:
+        return SourceKind(str(self.record.metadata.get("kind", SourceKind.FAQ)))
 
     @property
     def ref(self) -> str:
@@ -282,7 +283,7 @@ class HybridRetriever:
         """Raise the document sections that hold the question's rare words the best-scoring entry lacks
         ("turki masuk zona roaming brp": the roaming entry says how roaming is charged, the guide's zone table
         names Turkey), each by its share of those words, weighted by how rare they are."""
-        entries = [c for c in best.values() if c.kind == "faq"]
+        entries = [c for c in best.values() if c.kind == SourceKind.FAQ]
         top_entry = max(entries, key=lambda c: c.score) if entries else None
         covered = snap.unit_vocabulary.get(top_entry.unit, frozenset()) if top_entry else frozenset()
         rarity = {
@@ -294,7 +295,7 @@ class HybridRetriever:
             return
         total = sum(rarity.values())
         for unit, candidate in best.items():
-            if candidate.kind == "faq":
+            if candidate.kind == SourceKind.FAQ:
                 continue
             vocabulary = snap.unit_vocabulary.get(unit, frozenset())
             held = sum(weight for term, weight in rarity.items() if term in vocabulary)

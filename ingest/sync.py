@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from bot.embedder import model_identity
 from bot.knowledge_index import IndexRecord, KnowledgeIndex
+from bot.messages import SourceKind
 from ingest.documents import DocumentChunk
 from ingest.faq_files import FaqEntry
 from ingest.knowledge_base import KnowledgeBase
@@ -34,7 +35,7 @@ def faq_records(entry: FaqEntry) -> list[IndexRecord]:
     shared = {
         "unit": unit,
         "unit_hash": _digest({**entry.content(), "source": entry.source}),
-        "kind": "faq",
+        "kind": SourceKind.FAQ.value,
         "ref": entry.id,
         "title": entry.question,
         "source": entry.source,
@@ -60,7 +61,7 @@ def chunk_records(chunk: DocumentChunk) -> list[IndexRecord]:
     meta = {
         "unit": unit,
         "unit_hash": _digest([chunk.source, chunk.title, chunk.section, chunk.text]),
-        "kind": "doc",
+        "kind": SourceKind.DOC.value,
         "ref": chunk.ref,
         "title": chunk.title,
         "section": chunk.section,

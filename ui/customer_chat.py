@@ -29,7 +29,7 @@ from bot.flood_guard import FloodGuard, FloodVerdict
 from bot.handoff_store import Ticket, TicketMessage
 from bot.language import detect_language
 from bot.message_bounds import bound_text
-from bot.messages import Channel, Outcome, Question, Reply, Turn
+from bot.messages import Channel, MessageRole, Outcome, Question, Reply, SourceKind, Turn
 from bot.runtime import Runtime
 from bot.settings import Settings
 from ui import concurrency
@@ -97,8 +97,8 @@ def render_reply(reply: Reply) -> str:
     if reply.source is None:
         return text
     label = phrases.SOURCE_LABEL.get(reply.lang, phrases.SOURCE_LABEL["id"])
-    ref = reply.source.ref if reply.source.kind == "faq" else reply.source.ref.split("#", 1)[-1]
-    kind = "FAQ" if reply.source.kind == "faq" else "Dokumen"
+    ref = reply.source.ref if reply.source.kind == SourceKind.FAQ else reply.source.ref.split("#", 1)[-1]
+    kind = "FAQ" if reply.source.kind == SourceKind.FAQ else "Dokumen"
     return (
         f"{text}\n\n<span class='tanya-source'>📄 {label}: {kind} · {html.escape(reply.source.title)} "
         f"<code>{html.escape(ref)}</code></span>"
@@ -107,7 +107,7 @@ def render_reply(reply: Reply) -> str:
 
 def render_delivery(message: TicketMessage) -> str:
     """An officer's reply or a notice from the handoff outbox, as chat Markdown."""
-    if message.role == "officer":
+    if message.role == MessageRole.OFFICER:
         return f"<span class='tanya-officer'>🧑‍💼 Petugas · Officer</span>\n\n{chat_markdown(message.text)}"
     return f"<span class='tanya-note'>ℹ️ {html.escape(message.text)}</span>"
 
@@ -202,11 +202,11 @@ class CustomerChat:
         question = Question(text, session.customer, CHANNEL, tuple(session.turns[-HISTORY_TURNS:]))
         # Recorded before answering, so a "talk to a person" pressed meanwhile hands this message over too.
         session.add("user", chat_markdown(shown))
-        session.turns.append(Turn("customer", shown))
+        session.turns.append(Turn(MessageRole.CUSTOMER, shown))
         result = self.conversations.handle(question, admit_ticket=self.limits.ticket_admitter(address))
         if result.reply is not None:
             session.add("assistant", render_reply(result.reply), result.interaction_id)
-            session.turns.append(Turn("bot", result.reply.text))
+            session.turns.append(Turn(MessageRole.BOT, result.reply.text))
         if result.ticket is not None:
             session.ticket_id = result.ticket.id
         return result
@@ -220,7 +220,7 @@ class CustomerChat:
             session.ticket_id = result.ticket.id
         if result.reply is not None:
             session.add("assistant", render_reply(result.reply), result.interaction_id)
-            session.turns.append(Turn("bot", result.reply.text))
+            session.turns.append(Turn(MessageRole.BOT, result.reply.text))
         elif result.ticket is not None:
             session.add("assistant", f"<span class='tanya-note'>{phrases.FORWARDED[result.ticket.lang]}</span>")
         return result
@@ -233,7 +233,8 @@ class CustomerChat:
         for message in waiting:
             self.runtime.handoffs.mark_delivered(message.id)
             session.add("assistant", render_delivery(message))
-            session.turns.append(Turn("officer" if message.role == "officer" else "bot", message.text))
+            role = MessageRole.OFFICER if message.role == MessageRole.OFFICER else MessageRole.BOT
+            session.turns.append(Turn(role, message.text))
         if session.ticket_id is not None and self.runtime.handoffs.find_open(CHANNEL, session.customer) is None:
             session.ticket_id = None
         return waiting
@@ -407,14 +408,14 @@ def _show_ticket(page: ChatSession, ticket: Ticket) -> None:
     """After a restart the browser's conversation is gone from memory, but not from its open ticket: show what was
     said there, officers' replies already delivered included (the browser may never have shown them)."""
     for message in ticket.messages:
-        if message.role == "customer":
+        if message.role == MessageRole.CUSTOMER:
             page.add("user", chat_markdown(message.text))
-        elif message.role == "bot":
+        elif message.role == MessageRole.BOT:
             page.add("assistant", chat_markdown(message.text))
-        elif message.delivered and message.role in ("officer", "system"):  # undelivered: with the next poll
+        elif message.delivered and message.role in (MessageRole.OFFICER, MessageRole.SYSTEM):  # else: next poll
             page.add("assistant", render_delivery(message))
-        if message.role in ("customer", "bot", "officer"):
-            page.turns.append(Turn(message.role, message.text))
+        if message.role in (MessageRole.CUSTOMER, MessageRole.BOT, MessageRole.OFFICER):
+            page.turns.append(Turn(MessageRole(message.role), message.text))
 
 
 def _customer_of(request: gr.Request) -> str:

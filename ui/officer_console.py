@@ -15,7 +15,7 @@ import pandas as pd
 
 from bot.handoff_store import Ticket, TicketMessage, TicketNotFoundError
 from bot.masking import mask_personal_data
-from bot.messages import Channel
+from bot.messages import Channel, MessageRole
 from bot.phrases import MESSAGE_ROLE_LABEL, reason_label
 from bot.runtime import Runtime
 from bot.services.staff_accounts import OFFICER, StaffAccounts
@@ -51,9 +51,9 @@ def transcript_messages(ticket: Ticket) -> list[dict[str, str]]:
 
 def _bubble(message: TicketMessage) -> dict[str, str]:
     text = plain_markdown(mask_personal_data(message.text))
-    if message.role == "customer":
+    if message.role == MessageRole.CUSTOMER:
         return {"role": "user", "content": text}
-    author = f" · {plain_markdown(message.author)}" if message.role == "officer" and message.author else ""
+    author = f" · {plain_markdown(message.author)}" if message.role == MessageRole.OFFICER and message.author else ""
     pending = " · ⏳ belum terkirim / not delivered yet" if not message.delivered else ""
     return {
         "role": "assistant",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
+from enum import StrEnum
 from functools import cache
 
 import bcrypt
@@ -17,10 +18,17 @@ import bcrypt
 from bot.services.login_throttle import LoginThrottle
 from bot.settings import Settings
 
-OFFICER = "officer"
-EDITOR = "editor"
-ANALYST = "analyst"
-ROLES = (OFFICER, EDITOR, ANALYST)
+
+class StaffRole(StrEnum):
+    """What a staff login may see on the staff page (given with each account in the environment)."""
+
+    OFFICER = "officer"
+    EDITOR = "editor"
+    ANALYST = "analyst"
+
+
+OFFICER, EDITOR, ANALYST = StaffRole.OFFICER, StaffRole.EDITOR, StaffRole.ANALYST
+ROLES = tuple(StaffRole)
 ROLE_LABELS = {OFFICER: "petugas / officer", EDITOR: "editor", ANALYST: "analis / analyst"}
 MIN_PASSWORD_LENGTH = 10
 # bcrypt (rounds=12, ~0.3 s of CPU) runs in these threads, never on the event loop; two at most, so a flood of

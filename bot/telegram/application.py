@@ -38,7 +38,7 @@ from bot.conversation import TurnResult
 from bot.flood_guard import FloodGuard, FloodVerdict
 from bot.handoff_store import Ticket
 from bot.masking import mask_personal_data
-from bot.messages import Question, Turn
+from bot.messages import MessageRole, Question, Turn
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.telegram import phrases as tg
@@ -356,9 +356,9 @@ def _remember(context: Context, text: str, result: TurnResult) -> None:
         return
     history: list[Turn] = context.chat_data.setdefault("history", [])
     if text.strip():
-        history.append(Turn("customer", text))
+        history.append(Turn(MessageRole.CUSTOMER, text))
     if result.reply is not None:
-        history.append(Turn("bot", result.reply.text))
+        history.append(Turn(MessageRole.BOT, result.reply.text))
     del history[:-HISTORY_TURNS]
 
 
@@ -368,7 +368,9 @@ def _replied_before_restart(ticket: Ticket, officer: str, received_at: datetime 
     by this officer to this ticket since the update arrived can only be this one's."""
     if received_at is None:
         return False
-    return any(m.role == "officer" and m.author == officer and m.created_at >= received_at for m in ticket.messages)
+    return any(
+        m.role == MessageRole.OFFICER and m.author == officer and m.created_at >= received_at for m in ticket.messages
+    )
 
 
 def _officer_message(update: Update) -> tuple[Message, str]:

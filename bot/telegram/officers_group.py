@@ -19,7 +19,7 @@ from telegram.error import BadRequest, RetryAfter, TelegramError
 from bot.business_hours import BusinessHours
 from bot.handoff_store import HandoffStore, Ticket
 from bot.masking import mask_personal_data
-from bot.messages import Channel
+from bot.messages import Channel, MessageRole
 from bot.telegram import phrases as tg
 from bot.telegram.channel_store import TelegramChannelStore
 from bot.telegram.group_outbox import GroupOutbox, GroupPost
@@ -116,7 +116,9 @@ class OfficersGroup:
                 log.error("Telegram refused a post about ticket %s, given up: %s", post.ticket_id, error)
                 await asyncio.to_thread(self.outbox.drop, post)
                 note = tg.POST_REFUSED.format(ticket=post.ticket_id, reason=str(error)[:200])
-                await asyncio.to_thread(HandoffStore(self.store.db).add_message, post.ticket_id, "note", note, "Tanya")
+                await asyncio.to_thread(
+                    HandoffStore(self.store.db).add_message, post.ticket_id, MessageRole.NOTE, note, "Tanya"
+                )
                 return True
             return await self._failed(post, error)
         except RetryAfter as error:

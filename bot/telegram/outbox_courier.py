@@ -23,6 +23,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.conversation import ConversationService
 from bot.database import utcnow
+from bot.messages import MessageRole
 from bot.telegram import phrases as tg
 from bot.telegram.channel_store import TelegramChannelStore
 from bot.telegram.chat_outbox import ChatOutbox, ChatPiece, Piece
@@ -99,10 +100,17 @@ class OutboxCourier:
                 chat_id = int(ticket.customer)
             except ValueError:  # not a Telegram chat id: nothing could ever deliver it
                 await asyncio.to_thread(handoffs.mark_delivered, message.id)
-                await self._report_lost(bot, ticket.id, "not a Telegram chat", officer_wrote=message.role == "officer")
+                await self._report_lost(
+                    bot, ticket.id, "not a Telegram chat", officer_wrote=message.role == MessageRole.OFFICER
+                )
                 continue
             await asyncio.to_thread(
-                self.chats.take_ticket_message, message.id, chat_id, ticket.id, pieces, message.role == "officer"
+                self.chats.take_ticket_message,
+                message.id,
+                chat_id,
+                ticket.id,
+                pieces,
+                message.role == MessageRole.OFFICER,
             )
 
     async def _send(self, bot: Bot, piece: ChatPiece) -> bool | None:
@@ -152,7 +160,7 @@ class OutboxCourier:
         if not officer_wrote:  # a notice nobody wrote needs nobody told
             return
         note = tg.REPLY_UNDELIVERABLE.format(ticket=ticket_id, reason=reason[:200])
-        await asyncio.to_thread(self.conversations.handoffs.add_message, ticket_id, "note", note, "Tanya")
+        await asyncio.to_thread(self.conversations.handoffs.add_message, ticket_id, MessageRole.NOTE, note, "Tanya")
         await self.officers.notify(bot, ticket_id, note)  # escaped by `notify`
 
     async def run(self, bot: Bot, interval: float = 1.0, housekeeping_every: float = 60.0) -> None:

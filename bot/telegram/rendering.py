@@ -18,7 +18,7 @@ from bot import phrases
 from bot.business_hours import BusinessHours
 from bot.conversation import SmsAnswer
 from bot.handoff_store import Ticket, TicketMessage
-from bot.messages import Outcome, Reply
+from bot.messages import MessageRole, Outcome, Reply
 from bot.telegram import phrases as tg
 
 TEXT_LIMIT: int = MessageLimit.MAX_TEXT_LENGTH  # 4,096, counted by Telegram in UTF-16 code units
@@ -159,7 +159,7 @@ def render_forwarded(ticket: Ticket, text: str) -> list[str]:
 
 def render_outbox_message(ticket: Ticket, message: TicketMessage) -> list[str]:
     """An officer's reply (labelled) or a system notice, for the customer."""
-    if message.role == "officer":
+    if message.role == MessageRole.OFFICER:
         label = tg.OFFICER_LABEL.get(ticket.lang, tg.OFFICER_LABEL["id"])
         return framed(f"🧑‍💼 <b>{label}</b>:", message.text, header_break=" ")
     return framed("", message.text)
