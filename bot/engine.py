@@ -215,8 +215,7 @@ class AnswerEngine:
         if settings.answer_threshold is not None:
             return from_settings(settings.answer_threshold, settings.confidence_weights), True
         model = model_identity(settings)
-        entries = {str(r.metadata.get("ref")) for r in retriever.records if r.metadata.get("kind") == SourceKind.FAQ}
-        labelled = read_labelled(settings.labelled_calibration_file, model, entries)
+        labelled = read_labelled(settings.labelled_calibration_file, model, retriever.faq_entry_ids)
         if labelled is not None:
             return labelled, True
         stored = read_stored(index.info().get(INFO_KEY))

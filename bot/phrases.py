@@ -91,7 +91,7 @@ HANDOFF_REASON_LABEL: dict[str, dict[str, str]] = {
 
 # Who wrote a ticket message, as officers read the transcript (Telegram's group and the web console). A note is
 # said to officers only (a reply that could not be delivered), never sent to the customer.
-MESSAGE_ROLE_LABEL: dict[str, str] = {
+MESSAGE_ROLE_LABEL: dict[MessageRole, str] = {
     MessageRole.CUSTOMER: "👤 Pelanggan",
     MessageRole.BOT: "🤖 Tanya",
     MessageRole.OFFICER: "🧑‍💼 Petugas",

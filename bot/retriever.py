@@ -230,6 +230,11 @@ class HybridRetriever:
         return self._snapshot.records
 
     @property
+    def faq_entry_ids(self) -> set[str]:
+        """The ids of the FAQ entries among the records (what a labelled calibration records and is checked against)."""
+        return {str(r.metadata.get("ref")) for r in self.records if r.metadata.get("kind") == SourceKind.FAQ}
+
+    @property
     def normalizer(self) -> TextNormalizer:
         return self._snapshot.normalizer
 

@@ -22,7 +22,6 @@ from bot.confidence import features, fit_weights
 from bot.embedder import load_embedder, model_identity
 from bot.engine import AnswerEngine, Assessment
 from bot.knowledge_index import KnowledgeIndex
-from bot.messages import SourceKind
 from bot.retriever import HybridRetriever, RetrievalConfig
 from bot.settings import Settings
 from evals.evaluation import (
@@ -273,9 +272,7 @@ def record_calibration(
     point = calibrate_threshold(result.sweep, target_precision)
     if point is None:
         raise ValueError(f"no threshold reaches {target_precision:.0%} answer precision on {result.name}")
-    entries = sorted(
-        {str(r.metadata["ref"]) for r in engine.retriever.records if r.metadata.get("kind") == SourceKind.FAQ}
-    )
+    entries = sorted(engine.retriever.faq_entry_ids)
     model = model_identity(settings)
     recorded = {
         "settings": {"answer_threshold": point.threshold, "confidence_weights": weights},

@@ -415,7 +415,7 @@ def _show_ticket(page: ChatSession, ticket: Ticket) -> None:
         elif message.delivered and message.role in (MessageRole.OFFICER, MessageRole.SYSTEM):  # else: next poll
             page.add("assistant", render_delivery(message))
         if message.role in (MessageRole.CUSTOMER, MessageRole.BOT, MessageRole.OFFICER):
-            page.turns.append(Turn(MessageRole(message.role), message.text))
+            page.turns.append(Turn(message.role, message.text))
 
 
 def _customer_of(request: gr.Request) -> str:
