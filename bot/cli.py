@@ -161,7 +161,7 @@ def command_eval(args: argparse.Namespace) -> int:
     command = "tanya eval" + (f" --set {args.set} --kb {args.kb}" if args.set else f" --sets {args.sets}")
     command += " --calibrate" * args.calibrate
     try:
-        results, report = run_evaluation(
+        results, intent_summary, report = run_evaluation(
             settings,
             out,
             targets=targets,
@@ -182,6 +182,8 @@ def command_eval(args: argparse.Namespace) -> int:
         )
         for criterion, passed, measured in result.bar:
             print(f"  bar: {criterion}: {measured} {'ok' if passed else 'MISSED'}")
+    for line in intent_summary:
+        print(f"intents: {line}")
     if args.calibrate:
         print(f"Calibration recorded in {targets[0].kb_dir / CALIBRATION_FILE_NAME}")
     print(f"Report: {report}")

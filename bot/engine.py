@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from bot import intents, phrases
+from bot import phrases
 from bot.business_hours import BusinessHours
 from bot.calibration import (
     INFO_KEY,
@@ -23,6 +23,8 @@ from bot.calibration import (
 )
 from bot.confidence import DEFAULT_WEIGHTS, ConfidenceModel
 from bot.embedder import load_embedder, model_identity
+from bot.intent_classifier import IntentClassifier, load_intent_classifier
+from bot.intents import Intent
 from bot.knowledge_index import KnowledgeIndex
 from bot.language import detect_language
 from bot.messages import HandoffReason, MessageRole, Outcome, Question, Reply, Source, SourceKind
@@ -54,29 +56,34 @@ class Assessment:
     """What the engine found out about a message before choosing an outcome."""
 
     lang: str
-    rule: str | None = None  # a rule that decides alone: empty, privacy, greeting, or a handoff reason
+    rule: str | None = None  # decides alone: empty, privacy, greeting, off_topic, or a handoff reason
+    intent: Intent = Intent.QUESTION
+    intent_confidence: float = 0.0
     candidates: tuple[Candidate, ...] = ()
     confidence: float = 0.0
     in_domain: bool = False
     query_terms: int = 0
 
 
-def _rule_verdict(raw: str, rule_text: str) -> str | None:
-    """The rule that decides this message without retrieval, in priority order. A customer who asks for a person
-    gets one, even when the message also matched the privacy rule (the officer refuses what must be refused). Anger
-    does not win over privacy: the anger rule fires on "dia nipu saya", the very words of requests for a scammer's
-    address or owner (6 such requests in the labelled sets would be handed off instead of refused)."""
-    if intents.asks_for_person(rule_text):
-        return HandoffReason.ASKED_FOR_PERSON.value
-    if intents.is_privacy_request(rule_text):
-        return "privacy"
-    if intents.is_angry(raw, rule_text):
-        return HandoffReason.ANGRY.value
-    if intents.is_greeting(rule_text.splitlines()[-1]):
-        return "greeting"
-    if intents.needs_account_data(rule_text):
-        return HandoffReason.ACCOUNT_DATA.value
-    return None
+# What each intent but an ordinary question leads to, before retrieval.
+_INTENT_RULE: dict[Intent, str] = {
+    Intent.ASK_PERSON: HandoffReason.ASKED_FOR_PERSON.value,
+    Intent.OTHER_PERSON_DATA: "privacy",
+    Intent.ANGER: HandoffReason.ANGRY.value,
+    Intent.GREETING: "greeting",
+    Intent.OWN_ACCOUNT: HandoffReason.ACCOUNT_DATA.value,
+}
+# Off-topic and flirting are not acted on here: declining them at once declined in-domain questions of the operator
+# sets ("teknisi ... kapan datang"), so the knowledge base's own vocabulary decides after retrieval, as before.
+
+
+def _file_stamp(path: Path) -> tuple[int, int] | None:
+    """A file's modification time and size (None when it does not exist): what tells an edit."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 def calibrate(retriever: HybridRetriever) -> Calibration:
@@ -101,6 +108,9 @@ class AnswerEngine:
         self._serving = Serving(
             index, HybridRetriever(index), Calibration(UNCALIBRATED_THRESHOLD, dict(DEFAULT_WEIGHTS), "none")
         )
+        self._intents_stamp = _file_stamp(settings.intent_examples_file)
+        self.intents: IntentClassifier = load_intent_classifier(settings.intent_examples_file, settings.model_cache_dir)
+        self._intents_loading = threading.Lock()
         self._recalibrating = threading.Lock()
         self._serving_written = threading.Lock()  # a calibration landing during a swap must not undo the swap
         # Held by whoever writes the serving index (an editor's save, a model swap), so none is lost in between.
@@ -167,6 +177,7 @@ class AnswerEngine:
     def refresh(self) -> None:
         """Pick up index changes (an editor's save) without a restart; the calibration follows in the background."""
         self.retriever.refresh()
+        self.reload_intents()
         self._settle_calibration(wait=False)
 
     def close(self) -> None:
@@ -187,6 +198,29 @@ class AnswerEngine:
             serving = self._serving
             if retriever is None or retriever is serving.retriever:
                 self._serving = replace(serving, calibration=calibration)
+
+    def reload_intents(self) -> None:
+        """Learn the editors' intent examples as they are now (fitted again only when the file changed)."""
+        examples_file = self.settings.intent_examples_file
+        self._intents_stamp = _file_stamp(examples_file)
+        try:
+            self.intents = load_intent_classifier(examples_file, self.settings.model_cache_dir)
+        except (OSError, ValueError) as error:  # a broken file keeps the classifier that was learnt before
+            log.error("Keeping the intents learnt before: %s", error)
+
+    def _follow_intent_examples(self) -> None:
+        """An edit of the editors' intent file (by hand, or on another replica) is learnt in the background:
+        answering goes on with the classifier it has until the new one is fitted."""
+        if _file_stamp(self.settings.intent_examples_file) == self._intents_stamp:
+            return
+        if self._intents_loading.acquire(blocking=False):
+            threading.Thread(target=self._reload_intents_in_background, name="tanya-intents", daemon=True).start()
+
+    def _reload_intents_in_background(self) -> None:
+        try:
+            self.reload_intents()
+        finally:
+            self._intents_loading.release()
 
     # ------------------------------------------------------------------------------------------
     def _settle_calibration(self, *, wait: bool) -> None:
@@ -279,10 +313,11 @@ class AnswerEngine:
         if not raw:
             return Assessment(lang, rule="empty")
         normalizer = retriever.normalizer
-        rule_text = f"{raw.lower()}\n{' '.join(normalizer.words(raw))}"
-        rule = _rule_verdict(raw, rule_text)
+        self._follow_intent_examples()
+        verdict = self.intents.classify(raw)
+        rule = _INTENT_RULE.get(verdict.intent)
         if rule is not None:
-            return Assessment(lang, rule=rule)
+            return Assessment(lang, rule=rule, intent=verdict.intent, intent_confidence=verdict.confidence)
         text, candidates = self._with_context(raw, question, retriever, confidence_model)
         terms = len(normalizer.terms(text))
         # Off-topic is judged on words, not vectors: the English-trained model finds any Indonesian text "similar".
@@ -291,6 +326,7 @@ class AnswerEngine:
         )
         return Assessment(
             lang,
+            intent_confidence=verdict.confidence,
             candidates=tuple(candidates),
             confidence=confidence_model.confidence(candidates, terms),
             in_domain=in_domain,

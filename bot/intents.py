@@ -1,11 +1,65 @@
-"""Recognising messages the knowledge base must not answer: privacy requests, asks for a person, anger,
-questions about the customer's own account, and greetings. Rules over normalised words, in both languages."""
+"""What a message is: the intents the engine tells apart before it answers from the knowledge base, the labelled
+examples a classifier learns them from, and the rules over normalised words (both languages) that feed it and, where
+a rule is certain, decide alone."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from dataclasses import dataclass
+from enum import StrEnum
 
 from bot.masking import contains_personal_number
+
+
+class Intent(StrEnum):
+    """What a customer's message asks for (the labels of the intent examples)."""
+
+    QUESTION = "question"  # an ordinary question the knowledge base may answer
+    OTHER_PERSON_DATA = "other_person_data"  # someone else's data: refused
+    OWN_ACCOUNT = "own_account"  # the customer's own records: an officer looks
+    ASK_PERSON = "ask_person"
+    ANGER = "anger"
+    GREETING = "greeting"
+    OFF_TOPIC = "off_topic"
+    FLIRTING = "flirting"  # flirting, pranks and trolling
+
+
+@dataclass(frozen=True)
+class IntentExample:
+    """One labelled message."""
+
+    text: str
+    intent: Intent
+
+
+class IntentFileError(ValueError):
+    """An intent-examples file that cannot be read; the message names the line."""
+
+
+def parse_intent_examples(content: str, source: str) -> list[IntentExample]:
+    """The examples in a CSV text with the columns `text` and `intent` (others, such as `register`, are ignored)."""
+    reader = csv.DictReader(io.StringIO(content))
+    if reader.fieldnames is None:
+        return []
+    if not {"text", "intent"} <= set(reader.fieldnames):
+        raise IntentFileError(f"{source}: the first line must name the columns text and intent")
+    examples: list[IntentExample] = []
+    for row in reader:
+        text, label = (row.get("text") or "").strip(), (row.get("intent") or "").strip()
+        if not text and not label:
+            continue
+        if not text:
+            raise IntentFileError(f"{source}, line {reader.line_num}: the text is empty")
+        try:
+            examples.append(IntentExample(text, Intent(label)))
+        except ValueError:
+            known = ", ".join(i.value for i in Intent)
+            raise IntentFileError(
+                f"{source}, line {reader.line_num}: unknown intent {label!r} (one of {known})"
+            ) from None
+    return examples
 
 
 def _any(*patterns: str) -> re.Pattern[str]:
@@ -164,3 +218,30 @@ _GREETING = re.compile(
 def is_greeting(text: str) -> bool:
     """A greeting or thanks with no question in it."""
     return bool(_GREETING.search(text))
+
+
+_HUMAN_COMMAND = re.compile(r"^\s*/(human|petugas|cs)\b")
+
+
+def certain_intent(raw: str, rule_text: str) -> Intent | None:
+    """The intent a rule is sure of on its own (the classifier is not asked): the /human command, a message of
+    greeting words only, and instructions to drop the rules combined with a request for data."""
+    if _HUMAN_COMMAND.match(raw.lower()):
+        return Intent.ASK_PERSON
+    if is_greeting(rule_text.splitlines()[-1]):
+        return Intent.GREETING
+    if _INJECTION.search(rule_text) and _DATA_WORD.search(rule_text):
+        return Intent.OTHER_PERSON_DATA
+    return None
+
+
+def rule_signals(raw: str, rule_text: str) -> tuple[float, ...]:
+    """Each rule's verdict as a feature for the classifier, which learns how far to trust it."""
+    return (
+        float(is_privacy_request(rule_text)),
+        float(asks_for_person(rule_text)),
+        float(is_angry(raw, rule_text)),
+        float(needs_account_data(rule_text)),
+        float(is_greeting(rule_text.splitlines()[-1])),
+        float(contains_personal_number(raw)),
+    )

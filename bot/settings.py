@@ -15,6 +15,8 @@ TUNED_PREFIX = "tuned:"
 DEFAULT_EMBEDDING_MODEL = TUNED_PREFIX + "kb"
 # A labelled calibration (`tanya eval --calibrate`) is kept in the knowledge-base folder it was measured for.
 CALIBRATION_FILE_NAME = "calibration.json"
+# Editors' intent examples (text,intent), learnt beside the ones Tanya ships: how an editor teaches the intents.
+INTENT_EXAMPLES_FILE_NAME = "intents.csv"
 
 
 class Settings(BaseSettings):
@@ -165,6 +167,11 @@ class Settings(BaseSettings):
     def labelled_calibration_file(self) -> Path:
         """Where the labelled calibration of this knowledge base is kept."""
         return self.calibration_file or self.kb_dir / CALIBRATION_FILE_NAME
+
+    @property
+    def intent_examples_file(self) -> Path:
+        """The editors' intent examples of this knowledge base."""
+        return self.kb_dir / INTENT_EXAMPLES_FILE_NAME
 
 
 @lru_cache(maxsize=1)

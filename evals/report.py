@@ -169,8 +169,11 @@ def _expected(label: str) -> str:
     )
 
 
-def write_report(results: list[SetResult], folder: Path, header: dict[str, Any]) -> Path:
-    """Write report.md, the charts and metrics.json into `folder`; returns the Markdown path."""
+def write_report(
+    results: list[SetResult], folder: Path, header: dict[str, Any], extra: list[str] | None = None
+) -> Path:
+    """Write report.md, the charts and metrics.json into `folder` (`extra`: Markdown sections written before it,
+    such as the intents'); returns the Markdown path."""
     import json
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -179,6 +182,7 @@ def write_report(results: list[SetResult], folder: Path, header: dict[str, Any])
     lines.append("")
     for result in results:
         lines += _section(result, _charts(result, folder))
+    lines += extra or []
     path = folder / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     summary = {

@@ -32,6 +32,7 @@ from evals.evaluation import (
     run_engine,
     sweep_thresholds,
 )
+from evals.intents import PrivacyThroughEngine, evaluate_intents, privacy_through_engine, report_section
 from evals.labelled_set import LabelledQuestion, load_labelled_set, unknown_expectations
 from evals.report import SetResult, write_report
 from ingest.knowledge_base import load_knowledge_base
@@ -305,15 +306,20 @@ def run_evaluation(
     ablate: bool = True,
     progress: bool = True,
     command: str = "tanya eval",
-) -> tuple[list[SetResult], Path]:
-    """Evaluate each target (calibrating on the first when asked) and write the report."""
+    intents: bool = True,
+) -> tuple[list[SetResult], list[str], Path]:
+    """Evaluate each target (calibrating on the first when asked) and the intents, and write the report; returns
+    the sets' results, the intents' summary lines and the report's path."""
     work_dir = out_dir / "work"
     results: list[SetResult] = []
+    through_engine: PrivacyThroughEngine | None = None
     for position, target in enumerate(targets):
         result, engine = evaluate_target(settings, target, work_dir, ablate=ablate, progress=progress)
         try:
             if calibrate and position == 0:
                 record_calibration(settings, engine, result, target_precision)
+            if position == 0:
+                through_engine = privacy_through_engine(engine, target.name)
         finally:
             engine.close()
         if target.bar:
@@ -325,4 +331,7 @@ def run_evaluation(
         "calibration": "; ".join(f"{r.name}: {r.calibration}" for r in results),
         "command": command,
     }
-    return results, write_report(results, out_dir, header)
+    intent_results = evaluate_intents() if intents else []
+    summary = [r.lines()[0] for r in intent_results] + ([through_engine.line()] if through_engine and intents else [])
+    section = report_section(intent_results, through_engine, out_dir) if intents else []
+    return results, summary, write_report(results, out_dir, header, section)

@@ -12,6 +12,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from bot.settings import INTENT_EXAMPLES_FILE_NAME
 from ingest.problems import Problem
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -23,11 +24,13 @@ REQUIRED_FIELDS = ("id", "question", "answer")
 
 FAQ_SUFFIXES = frozenset({".yaml", ".yml", ".csv"})
 GLOSSARY_NAMES = frozenset({"glossary.yaml", "glossary.yml"})  # YAML too, but the glossary, not entries
+INTENT_EXAMPLES_NAMES = frozenset({INTENT_EXAMPLES_FILE_NAME})  # CSV too, but the editors' intent examples
 
 
 def is_faq_file(path: Path) -> bool:
     """Whether `path` is read as a file of FAQ entries (by ingest and by the editor alike)."""
-    return path.suffix.lower() in FAQ_SUFFIXES and path.name.lower() not in GLOSSARY_NAMES
+    name = path.name.lower()
+    return path.suffix.lower() in FAQ_SUFFIXES and name not in GLOSSARY_NAMES and name not in INTENT_EXAMPLES_NAMES
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from conftest import make_settings
 
 from bot.engine import AnswerEngine
 from bot.messages import Outcome, Question, Turn
+from ingest.faq_files import is_faq_file
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
@@ -143,3 +145,42 @@ def test_a_follow_up_keeps_the_topic_but_not_the_previous_verb(engine: AnswerEng
     reply = engine.decide(engine.assess(Question(text="kalau mau matiin?", history=roaming_on)), 0.5)
     assert reply.outcome is Outcome.ANSWER
     assert reply.source is not None and reply.source.ref == "nonaktifkan-roaming"  # off, not on
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Nomor ini tidak bisa kirim SMS sejak kemarin",
+        "Bisa bayar tagihan pascabayar suami lewat aplikasi?",
+        "Bagaimana cara blokir nomor ini, dia terus kirim SMS spam",
+    ],
+)
+def test_ordinary_questions_with_privacy_words_are_not_refused(engine: AnswerEngine, text: str) -> None:
+    assert engine.answer(Question(text=text)).outcome is not Outcome.REFUSE
+
+
+def test_an_edit_of_the_editors_intent_file_is_learnt_without_a_restart(demo_workspace: Path) -> None:
+    settings = make_settings(demo_workspace)
+    text = "nomor siapa yang paling murah untuk nelpon malam"
+    engine = AnswerEngine.open(settings)
+    try:
+        before = engine.intents
+        assert engine.answer(Question(text=text)).outcome is Outcome.REFUSE  # the shipped examples read it so
+        settings.intent_examples_file.write_text(f"text,intent\n{text},question\n", encoding="utf-8")
+        for _ in range(300):  # the edit is noticed at the next message and learnt in the background
+            engine.answer(Question(text="halo"))
+            if engine.intents is not before:
+                break
+            time.sleep(0.1)
+        assert engine.intents is not before
+        assert engine.answer(Question(text=text)).outcome is not Outcome.REFUSE
+        settings.intent_examples_file.write_text("text,intent\nhalo,no-such-intent\n", encoding="utf-8")
+        engine.reload_intents()  # a broken file keeps what was learnt
+        assert engine.answer(Question(text=text)).outcome is not Outcome.REFUSE
+    finally:
+        engine.close()
+
+
+def test_the_editors_intent_file_is_not_read_as_faq_entries(tmp_path: Path) -> None:
+    assert not is_faq_file(tmp_path / "kb" / "intents.csv")
+    assert is_faq_file(tmp_path / "kb" / "faq" / "billing.csv")

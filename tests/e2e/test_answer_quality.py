@@ -41,13 +41,14 @@ def test_the_operator_sets_are_there() -> None:
     assert len(OPERATORS) >= 2
 
 
-# The parts of the operator bar not met yet (evals/README.md, 2026-12-02): strict, so meeting one fails the test
-# until its mark is removed. Retrieval on a sparse knowledge base is the open part of issue 15; the privacy
-# requests missed are the rules' (issue 16); so are most in-domain declines, which the rules do not recognise.
+# The parts of the operator bar not met yet (evals/README.md, 2026-12-02), with the sets that miss them: strict,
+# so meeting one fails the test until its mark is removed. Retrieval on a sparse knowledge base is the open part of
+# issue 15; the privacy request missed is the intent classifier's (issue 16); in-domain declines are the
+# vocabulary check's.
 OPERATOR_MISSES = {
-    "hit@1": "sparse retrieval: 71.2% / 63.2% in scope (tanya eval --sets operators)",
-    "zero privacy leaks": "2 / 3 requests for another person's data not recognised by the rules (issue 16)",
-    "no in-domain question declined": "1 / 8 in-domain questions declined as off-topic",
+    "hit@1": ("sparse retrieval: 71.2% / 63.2% in scope (tanya eval --sets operators)", {"cakrawala", "lintasnet"}),
+    "zero privacy leaks": ("1 request for another person's data read as a question (issue 16)", {"lintasnet"}),
+    "no in-domain question declined": ("2 / 8 in-domain questions declined as off-topic", {"cakrawala", "lintasnet"}),
 }
 # Regression floor for the operator sets' retrieval until the bar is met.
 OPERATOR_HIT_AT_1_FLOOR = 0.60
@@ -62,7 +63,9 @@ def _criteria(name: str) -> list[object]:
     probe = check_bar(_EMPTY, bar)
     params = []
     for position, (criterion, _, _) in enumerate(probe):
-        miss = next((why for key, why in OPERATOR_MISSES.items() if criterion.startswith(key)), None)
+        miss = next(
+            (why for key, (why, names) in OPERATOR_MISSES.items() if criterion.startswith(key) and name in names), None
+        )
         marks = [pytest.mark.xfail(strict=True, reason=miss)] if bar == "operator" and miss else []
         params.append(pytest.param(name, position, id=f"{name}-{criterion}", marks=marks))
     return params
