@@ -56,7 +56,7 @@ class Assessment:
     """What the engine found out about a message before choosing an outcome."""
 
     lang: str
-    rule: str | None = None  # decides alone: empty, privacy, greeting, off_topic, or a handoff reason
+    rule: str | None = None  # decides alone: empty, privacy, greeting, or a handoff reason
     intent: Intent = Intent.QUESTION
     intent_confidence: float = 0.0
     candidates: tuple[Candidate, ...] = ()

@@ -16,49 +16,43 @@ def classifier() -> IntentClassifier:
     return load_intent_classifier(None)
 
 
-# The issue's examples: refused or handed off by the rules, all ordinary questions (none is in the shipped set).
+# The issue's examples, misread by the rules: ordinary questions they refused or handed off, and requests for
+# someone else's data they missed (none of them is in the shipped examples).
 @pytest.mark.parametrize(
-    "text",
+    ("text", "intent"),
     [
-        "Nomor ini tidak bisa kirim SMS sejak kemarin",
-        "Kenapa nomor ini tidak bisa terima SMS OTP?",
-        "How do I send an SMS to someone abroad?",
-        "Bisa bayar tagihan pascabayar suami lewat aplikasi?",
-        "Bolehkah registrasi kartu pakai KTP suami?",
-        "Cara melacak pesanan kartu perdana saya",
-        "Bagaimana cara blokir nomor ini, dia terus kirim SMS spam",
-        "Saya ingin membeli paket telepon ke semua operator",
-        "How do I report a scam SMS with a suspicious link?",
-        "gmn cara ngecek pulsa",
-    ],
-)
-def test_ordinary_questions_near_privacy_words_are_questions(classifier: IntentClassifier, text: str) -> None:
-    assert classifier.classify(text).intent == Intent.QUESTION
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "ini nomor siapa ya",
+        ("Nomor ini tidak bisa kirim SMS sejak kemarin", Intent.QUESTION),
+        ("Kenapa nomor ini tidak bisa terima SMS OTP?", Intent.QUESTION),
+        ("How do I send an SMS to someone abroad?", Intent.QUESTION),
+        ("Bisa bayar tagihan pascabayar suami lewat aplikasi?", Intent.QUESTION),
+        ("Bolehkah registrasi kartu pakai KTP suami?", Intent.QUESTION),
+        ("Cara melacak pesanan kartu perdana saya", Intent.QUESTION),
+        ("Bagaimana cara blokir nomor ini, dia terus kirim SMS spam", Intent.QUESTION),
+        ("Saya ingin membeli paket telepon ke semua operator", Intent.QUESTION),
+        ("How do I report a scam SMS with a suspicious link?", Intent.QUESTION),
+        ("gmn cara ngecek pulsa", Intent.QUESTION),
+        ("ini nomor siapa ya", Intent.OTHER_PERSON_DATA),
         pytest.param(
             "What's the name registered on this SIM?",
+            Intent.OTHER_PERSON_DATA,
             marks=pytest.mark.xfail(strict=True, reason="still read as a question about one's own SIM (issue 16)"),
         ),
         pytest.param(
             "what name is this number registered under?",
+            Intent.OTHER_PERSON_DATA,
             marks=pytest.mark.xfail(strict=True, reason="still read as a question about one's own SIM (issue 16)"),
         ),
-        "Siapa yang daftarin nomor ini?",
-        "Who does this number belong to?",
-        "Siapa saja yang ditelepon istri saya minggu ini?",
-        "Tolong cek lokasi HP anak saya sekarang",
-        "What's my ex's new number?",
-        "Nomor 0812 ini dipakai siapa sekarang?",
-        "Berapa nomor WA bapak saya yang baru?",
+        ("Siapa yang daftarin nomor ini?", Intent.OTHER_PERSON_DATA),
+        ("Who does this number belong to?", Intent.OTHER_PERSON_DATA),
+        ("Siapa saja yang ditelepon istri saya minggu ini?", Intent.OTHER_PERSON_DATA),
+        ("Tolong cek lokasi HP anak saya sekarang", Intent.OTHER_PERSON_DATA),
+        ("What's my ex's new number?", Intent.OTHER_PERSON_DATA),
+        ("Nomor 0812 ini dipakai siapa sekarang?", Intent.OTHER_PERSON_DATA),
+        ("Berapa nomor WA bapak saya yang baru?", Intent.OTHER_PERSON_DATA),
     ],
 )
-def test_requests_for_someone_elses_data_are_recognised(classifier: IntentClassifier, text: str) -> None:
-    assert classifier.classify(text).intent == Intent.OTHER_PERSON_DATA
+def test_the_issues_examples_get_their_intent(classifier: IntentClassifier, text: str, intent: Intent) -> None:
+    assert classifier.classify(text).intent == intent
 
 
 def test_asking_for_a_person_wins_over_a_privacy_match(classifier: IntentClassifier) -> None:
