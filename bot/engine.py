@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -113,6 +115,9 @@ class AnswerEngine:
         self._intents_loading = threading.Lock()
         self._recalibrating = threading.Lock()
         self._serving_written = threading.Lock()  # a calibration landing during a swap must not undo the swap
+        # How many questions under way read each index: a swapped-out one is reset or dropped only at zero.
+        self._readers: dict[KnowledgeIndex, int] = {}
+        self._readers_changed = threading.Condition()
         # Held by whoever writes the serving index (an editor's save, a model swap), so none is lost in between.
         self.content_lock = threading.RLock()
 
@@ -173,6 +178,27 @@ class AnswerEngine:
             if old.index is not serving.index:
                 old.index.close()
         log.info("Now answering with %s (%s)", self.model, serving.calibration.describe())
+
+    def wait_until_unused(self, index: KnowledgeIndex, timeout: float = 60.0) -> bool:
+        """Block until no question under way reads `index` (swapped out, about to be reset or dropped); False
+        when one still does after `timeout` seconds."""
+        with self._readers_changed:
+            return self._readers_changed.wait_for(lambda: index not in self._readers, timeout)
+
+    @contextmanager
+    def _reading(self) -> Iterator[Serving]:
+        """The serving one question reads from start to end, counted so a swap cannot pull its index away."""
+        with self._readers_changed:  # read and counted as one step: a waiter after a swap sees this question
+            serving = self._serving
+            self._readers[serving.index] = self._readers.get(serving.index, 0) + 1
+        try:
+            yield serving
+        finally:
+            with self._readers_changed:
+                left = self._readers.pop(serving.index) - 1
+                if left:
+                    self._readers[serving.index] = left
+                self._readers_changed.notify_all()
 
     def refresh(self) -> None:
         """Pick up index changes (an editor's save) without a restart; the calibration follows in the background."""
@@ -301,8 +327,8 @@ class AnswerEngine:
     # ------------------------------------------------------------------------------------------
     def answer(self, question: Question, now: datetime | None = None) -> Reply:
         """Decide what to do with one customer message."""
-        serving = self._serving  # one model, ranking and threshold for the whole question, whatever swaps
-        return self.decide(self.assess(question, serving), serving.calibration.threshold, now)
+        with self._reading() as serving:  # one model, ranking and threshold for the whole question, whatever swaps
+            return self.decide(self.assess(question, serving), serving.calibration.threshold, now)
 
     def assess(self, question: Question, serving: Serving | None = None) -> Assessment:
         """Everything the decision needs, independent of the threshold (the evals sweep thresholds over it)."""
@@ -316,6 +342,8 @@ class AnswerEngine:
         self._follow_intent_examples()
         verdict = self.intents.classify(raw)
         rule = _INTENT_RULE.get(verdict.intent)
+        if verdict.doubtful_privacy:  # never answered from the knowledge base: a person decides
+            rule = HandoffReason.LOW_CONFIDENCE.value
         if rule is not None:
             return Assessment(lang, rule=rule, intent=verdict.intent, intent_confidence=verdict.confidence)
         text, candidates = self._with_context(raw, question, retriever, confidence_model)

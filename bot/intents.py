@@ -159,7 +159,9 @@ _ANGRY_WORDS = re.compile(
     r"bego|parah|kecewa|kesal|kesel|marah|muak|jengkel|payah|penipu|penipuan|nipu|tipu|menipu|maling|rampok|"
     r"lapor(kan)? (ke )?(ylki|bpsk|polisi|kominfo|brti|ojk)|viralkan|viral|"
     r"stupid|idiot|useless|ridiculous|terrible|horrible|awful|worst|scam|scammed|rip ?off|furious|angry|"
-    r"disappointed|unacceptable|pathetic|wtf|damn|hell|sucks|fed up|disgusting)\b"
+    r"disappointed|unacceptable|pathetic|wtf|damn|hell|sucks|fed up|disgusting|crap|bullshit|"
+    r"asu|jancok|jancuk|cok|ngapusi|diapusi|kampungan|emosi|keterlaluan|nyebelin|sebel|sebal|ditipu|tertipu|"
+    r"bangke|sompret|anjrit|njir|brengsek|dongo|geblek)\b"
 )
 _COMPLAINT = re.compile(
     r"\b(komplain|complain|complaint|keluhan|mengeluh|ganti rugi|refund|balikin (uang|duit|pulsa)|uang (saya |gue |aku )?kembali|"
@@ -210,8 +212,9 @@ def needs_account_data(text: str) -> bool:
 # --- greetings and thanks --------------------------------------------------------------------------
 _GREETING = re.compile(
     r"^\s*(hai|halo|hallo|hello|hi|hey|hei|pagi|siang|sore|malam|selamat (pagi|siang|sore|malam)|good (morning|afternoon|evening)|"
-    r"assalamualaikum|permisi|p|ping|test|tes|terima kasih|makasih|thanks|thank you|thx|ok|oke|okay|sip|mantap)"
-    r"( (kak|min|admin|bot|tanya|banyak|ya|yah|sis|gan|bro|much))*\s*[.!?]*\s*$"
+    r"assalamualaikum|permisi|p|ping|test|tes|terima kasih|makasih|thanks|thank you|thx|ok|oke|okay|sip|mantap|"
+    r"matur nuwun|matur suwun|suwun|nuwun|hatur nuhun|nuhun|punten|sampurasun|sugeng (enjing|siang|sonten|dalu))"
+    r"( (kak|min|admin|bot|tanya|banyak|ya|yah|sis|gan|bro|much|mas|mbak|teh|kang|pisan|nya|sanget))*\s*[.!?]*\s*$"
 )
 
 
@@ -235,8 +238,57 @@ def certain_intent(raw: str, rule_text: str) -> Intent | None:
     return None
 
 
+# --- cues: word lists no rule decides on, features whose weight the classifier learns ----------------------
+# Someone other than the customer: relatives and partners (Indonesian, Javanese, Sundanese, English), people at work,
+# strangers. A linear model over n-grams cannot learn "a third party AND their records" from the words apart.
+_THIRD_PARTY = re.compile(
+    r"\b(orang lain|dia|pacar\w*|suami\w*|istri\w*|mantan\w*|selingkuhan|tetangga|teman\w*|temen\w*|bos|atasan|"
+    r"anak\w*|adik\w*|adek\w*|kakak\w*|abang\w*|ayah\w*|bapak\w*|bapa|papa\w*|mama\w*|mamah|ibu\w*|emak\w*|nyokap|"
+    r"bokap|ortu|orang ?tua|mertua|ipar|sepupu|keponakan|nenek|kakek|tante|paman|bibi|karyawan\w*|pegawai\w*|"
+    r"manajer\w*|anak buah|bawahan|bojo\w*|garwa\w*|sinten|saha|sopo|budak|pamajikan|salaki|putra\w*|putri\w*|"
+    r"husband|wife|girlfriend|boyfriend|ex|son|daughter|kids?|child(ren)?|teen(ager)?|mom|mum|mother|dad|father|"
+    r"parents?|brother|sister|employees?|staff member|friend|neighbou?r|boss|colleague|someone|somebody|stranger|"
+    r"person|caller|cewek|cowok|owner|pemilik\w*|he|she|him|her|his|their|them)\b"
+)
+# What is someone's to keep: their records, usage, money, whereabouts and contacts.
+_RECORDS = re.compile(
+    r"\b(nik|ktp|kk|alamat\w*|address|lokasi\w*|location|posisi\w*|dimana|di ?mana|where|riwayat\w*|history|logs?|"
+    r"rekaman\w*|sms\w*|pesan\w*|chat\w*|wa|whatsapp|percakapan|tagihan\w*|bill|billing|pemakaian\w*|usage|used|"
+    r"kuota\w*|data|pulsa\w*|saldo\w*|balance|nomor baru|nomer baru|new number|nama\w*|name|identitas|identity|"
+    r"ditelepon|ditelpon|telepon\w*|telpon\w*|nelpon|called|calls?|texted|panggilan|dihubungi|kontak|contacts?|"
+    r"buka apa|browsing|situs|sites?|siapa|who|whose|piro|pinten)\b"
+)
+_MINE_ONLY = re.compile(rf"\b{_MINE}\b|\w+ku\b")
+# Asking to be called back is asking for a person, however it is put.
+_CALLBACK = re.compile(
+    r"\b(call ?back|callback|call me|ring me|(tolong|mohon|bisa|minta|please|pls|can you|could you) (di)?"
+    r"(te?le?p?on|telp|hubungi|kontak|call)(in|kan)? (saya|sy|aku|gw|gue|me)|"
+    r"(ditelp?on|ditelepon|telp?|telepon|menelepon|hubungi|dihubungi) (saya |sy |aku )?(balik|kembali)|"
+    r"(orang|manusia|wong|jalma) (beneran|asli|tenan|nyata|sungguhan)|real (person|human|agent)|"
+    r"(beneran|asli|sungguhan) (orang|manusia)|agen asli|cs (asli|beneran))\b"
+)
+
+
+# A name asked of a number or a card that is not said to be the customer's, or a card found and its owner.
+_NAME_ON_A_NUMBER = re.compile(
+    r"\b(nama|name|owner|pemilik|punya|milik)\b.*\b(sim|simcard|nomor|nomer|no|number|kartu|card)\b\s*"
+    r"(ini|itu|tsb|tersebut|this|that)\b|\b(nemu|menemukan|ketemu|nemuin|found|temukan)\b.*\b(sim|simcard|kartu|card)\b"
+)
+
+
+def third_party_records(text: str) -> bool:
+    """Someone else is named together with something that is theirs to keep (evidence, not a verdict)."""
+    return bool(_THIRD_PARTY.search(text) and _RECORDS.search(text))
+
+
+def asks_for_callback(text: str) -> bool:
+    """Asking to be called back, or for a real person (evidence, not a verdict)."""
+    return bool(_CALLBACK.search(text))
+
+
 def rule_signals(raw: str, rule_text: str) -> tuple[float, ...]:
-    """Each rule's verdict as a feature for the classifier, which learns how far to trust it."""
+    """Each rule's verdict and cue as a feature for the classifier, which learns how far to trust it."""
+    third_party = third_party_records(rule_text)
     return (
         float(is_privacy_request(rule_text)),
         float(asks_for_person(rule_text)),
@@ -244,4 +296,8 @@ def rule_signals(raw: str, rule_text: str) -> tuple[float, ...]:
         float(needs_account_data(rule_text)),
         float(is_greeting(rule_text.splitlines()[-1])),
         float(contains_personal_number(raw)),
+        float(third_party),
+        float(third_party and not _MINE_ONLY.search(rule_text)),
+        float(asks_for_callback(rule_text)),
+        float(bool(_NAME_ON_A_NUMBER.search(rule_text))),
     )

@@ -131,13 +131,15 @@ class InteractionLog:
             ]
 
     def unanswered(self, low_confidence: float, limit: int = 500) -> list[Interaction]:
-        """Questions editors should look at: handed off, weakly answered, or marked not helpful."""
+        """Questions editors should look at: handed off, refused, declined as off-topic, weakly answered, or marked
+        not helpful (a wrongly refused or declined question is an editor's to correct, like a missed one)."""
         return [
             i
             for i in self.interactions(limit=limit * 4)
             if not i.resolved
             and (
-                i.outcome == "handoff"
+                i.outcome in ("handoff", "refuse")
+                or (i.outcome == "decline" and i.reason == "off_topic")
                 or (i.outcome == "answer" and i.confidence < low_confidence)
                 or i.helpful is False
             )

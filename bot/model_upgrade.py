@@ -232,6 +232,7 @@ class ModelUpgrade:
                 self.engine.refresh()
         make_current(self.target)  # before the stopgap goes: a restart in between serves the stopgap and resumes
         if old is not index:
+            self._retire(old)
             old.drop()
         prune_generations(self.target)
 
@@ -243,7 +244,14 @@ class ModelUpgrade:
         with self.engine.content_lock:  # no editor's save between the copy and the swap
             _copy(serving, stopgap)
             self.engine.swap(self.engine.prepare(stopgap))  # its calibration is copied too: nothing to compute
+        self._retire(serving)  # its collection is reset next, for the new model
         log.info("Answering from a copy of the index while generation %d is embedded", generation(self.target))
+
+    def _retire(self, index: KnowledgeIndex) -> None:
+        """Wait for the questions still reading a swapped-out index to end before its collection goes (Chroma
+        fails a query on a collection deleted under it)."""
+        if not self.engine.wait_until_unused(index):
+            log.warning("A question still reads the old index after a minute; its collection goes anyway")
 
 
 def _copy(source: KnowledgeIndex, target: KnowledgeIndex) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -184,3 +186,43 @@ def test_an_edit_of_the_editors_intent_file_is_learnt_without_a_restart(demo_wor
 def test_the_editors_intent_file_is_not_read_as_faq_entries(tmp_path: Path) -> None:
     assert not is_faq_file(tmp_path / "kb" / "intents.csv")
     assert is_faq_file(tmp_path / "kb" / "faq" / "billing.csv")
+
+
+def test_an_index_in_use_by_a_question_under_way_is_not_given_up_until_it_ends(
+    engine: AnswerEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A model swap resets or drops the old index's collection after `wait_until_unused`: a question that began on
+    # it must end first, or Chroma fails its query ("Missing metadata segment").
+    inside, release = threading.Event(), threading.Event()
+    classify = engine.intents.classify
+
+    def held(text: str) -> object:
+        inside.set()
+        assert release.wait(10)
+        return classify(text)
+
+    monkeypatch.setattr(engine.intents, "classify", held)
+    index = engine.index
+    replies: list[object] = []
+    asker = threading.Thread(target=lambda: replies.append(ask(engine, "gmn cara cek pulsa")))
+    asker.start()
+    try:
+        assert inside.wait(10)
+        assert not engine.wait_until_unused(index, timeout=0.3)
+    finally:
+        release.set()
+        asker.join(10)
+    assert engine.wait_until_unused(index, timeout=5)
+    assert [reply.outcome for reply in replies] == [Outcome.ANSWER]  # type: ignore[attr-defined]
+
+
+def test_a_question_in_doubt_of_being_a_privacy_request_goes_to_a_person_not_the_knowledge_base(
+    engine: AnswerEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = "gmn cara cek pulsa"
+    classify = engine.intents.classify
+    monkeypatch.setattr(engine.intents, "classify", lambda raw: replace(classify(raw), doubtful_privacy=True))
+    reply = ask(engine, text)
+    assert reply.outcome is Outcome.HANDOFF and reply.reason == "low_confidence"  # type: ignore[attr-defined]
+    monkeypatch.undo()
+    assert ask(engine, text).outcome is Outcome.ANSWER  # type: ignore[attr-defined]

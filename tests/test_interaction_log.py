@@ -23,12 +23,15 @@ def test_questions_are_stored_masked_and_customers_pseudonymised(tmp_path: Path)
     assert "42" not in stored.channel
 
 
-def test_unanswered_lists_handoffs_weak_answers_and_not_helpful(tmp_path: Path) -> None:
+def test_unanswered_lists_handoffs_refusals_off_topic_weak_answers_and_not_helpful(tmp_path: Path) -> None:
     log = log_in(tmp_path)
     confident = Reply(Outcome.ANSWER, "…", "id", 0.95, source=Source("faq", "a", "A"))
     weak = Reply(Outcome.ANSWER, "…", "id", 0.6, source=Source("faq", "b", "B"))
     handoff = Reply(Outcome.HANDOFF, "…", "id", 0.3, reason="low_confidence")
     angry = Reply(Outcome.HANDOFF, "…", "id", 1.0, reason="angry")
+    refused = Reply(Outcome.REFUSE, "…", "id", 1.0, reason="privacy")
+    off_topic = Reply(Outcome.DECLINE, "…", "id", 0.1, reason="off_topic")
+    greeting = Reply(Outcome.DECLINE, "…", "id", 1.0, reason="greeting")
     ids = {
         name: log.record(Question(name), reply)
         for name, reply in [
@@ -37,10 +40,14 @@ def test_unanswered_lists_handoffs_weak_answers_and_not_helpful(tmp_path: Path) 
             ("handoff", handoff),
             ("angry", angry),
             ("disliked", confident),
+            ("refused", refused),
+            ("off topic", off_topic),
+            ("greeting", greeting),
         ]
     }
     log.add_feedback(ids["disliked"], helpful=False)
     log.add_feedback(ids["confident"], helpful=True)
-    assert {i.question for i in log.unanswered(low_confidence=0.8)} == {"weak", "handoff", "angry", "disliked"}
-    log.mark_resolved([ids["weak"]])
-    assert {i.question for i in log.unanswered(low_confidence=0.8)} == {"handoff", "angry", "disliked"}
+    listed = {"weak", "handoff", "angry", "disliked", "refused", "off topic"}
+    assert {i.question for i in log.unanswered(low_confidence=0.8)} == listed
+    log.mark_resolved([ids["weak"], ids["refused"]])
+    assert {i.question for i in log.unanswered(low_confidence=0.8)} == listed - {"weak", "refused"}

@@ -130,6 +130,32 @@ def test_unanswered_questions_become_alternates_in_one_step(editor: ContentEdito
     assert "pulsa gw kesedot terus tiap hari" in alternates
 
 
+def test_a_wrongly_refused_question_is_listed_and_marking_its_intent_teaches_the_bot_at_once(
+    editor: ContentEditor, demo_runtime: Runtime
+) -> None:
+    text = "nomor siapa yang paling murah untuk nelpon malam"  # "which provider's number": the shipped set refuses it
+    handled = demo_runtime.conversations.handle(Question(text, "r-1", "telegram"))
+    assert handled.reply is not None and handled.reply.outcome is Outcome.REFUSE
+    group = next(g for g in editor.unanswered_groups() if g.representative == text)
+    assert group.reasons == ("ditolak sebagai data orang lain / refused as another person's data",)
+    line = editor.mark_group_intent(group, "question")
+    assert "1 pertanyaan ditandai / marked: Ordinary question" in line and "intents.csv" in line
+    assert demo_runtime.engine.answer(Question(text, "r-1", "telegram")).outcome is not Outcome.REFUSE
+    assert all(g.representative != text for g in editor.unanswered_groups())  # resolved
+    assert f"{text},question" in demo_runtime.settings.intent_examples_file.read_text(encoding="utf-8")
+
+
+def test_marking_an_intent_over_a_broken_examples_file_saves_nothing(
+    editor: ContentEditor, demo_runtime: Runtime
+) -> None:
+    broken = "text,intent\nhalo,no-such-intent\n"
+    demo_runtime.settings.intent_examples_file.write_text(broken, encoding="utf-8")
+    group = QuestionGroup(("siapa pemilik nomor ini",), (1,), ("dialihkan / handed off",), None, 0.0)
+    with pytest.raises(ValueError, match="line 2"):
+        editor.mark_group_intent(group, "other_person_data")
+    assert demo_runtime.settings.intent_examples_file.read_text(encoding="utf-8") == broken
+
+
 def test_a_draft_is_approved_as_a_new_entry_or_as_an_alternate(editor: ContentEditor, demo_runtime: Runtime) -> None:
     conversations = demo_runtime.conversations
     history = (Turn("customer", "apakah ada paket khusus pelajar?"),)

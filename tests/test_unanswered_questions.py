@@ -29,7 +29,10 @@ def interaction(
 
 def test_each_question_says_why_it_is_listed() -> None:
     assert why_listed(interaction(1, "q", helpful=False), 0.6) == "tidak membantu / not helpful"
-    assert why_listed(interaction(2, "q"), 0.6) == "dialihkan / handed off"
+    assert why_listed(interaction(2, "q"), 0.6) == "dialihkan: tidak yakin / handed off: not sure"
+    refused = interaction(4, "q", "refuse")
+    assert why_listed(refused, 0.6) == "ditolak sebagai data orang lain / refused as another person's data"
+    assert why_listed(interaction(5, "q", "decline"), 0.6) == "ditolak sebagai di luar topik / declined as off-topic"
     assert why_listed(interaction(3, "q", "answer", confidence=0.58), 0.6) == "keyakinan rendah / low confidence"
 
 

@@ -17,11 +17,13 @@ import gradio as gr
 import pandas as pd
 
 from bot.faq_drafts import DraftNotFoundError, FaqDraft
+from bot.intents import Intent, IntentFileError
 from bot.runtime import Runtime
 from bot.services.staff_accounts import EDITOR, StaffAccounts
 from bot.services.unanswered_questions import QuestionGroup, group_unanswered, low_confidence_limit
 from ingest.document_upload import ALLOWED_SUFFIXES, DOCS_FOLDER, UploadRejectedError, store_document
 from ingest.faq_editor import EditableEntry, FaqEditError, FaqEditor
+from ingest.intent_examples import IntentExamplesEditor
 from ingest.live_reindex import LiveReindexer
 from ingest.problems import KnowledgeBaseError
 from ui import concurrency
@@ -33,6 +35,17 @@ DRAFT_COLUMNS = ["#", "Pertanyaan pelanggan / Customer question", "Mirip / Simil
 MAX_GROUP_CARDS = 15
 MAX_LISTED = 300
 NOT_SAVED = "⛔ **Tidak disimpan / Not saved:** {}"
+# What an editor can say a listed question really is, and what the bot then does with it.
+INTENT_CHOICES: dict[Intent, str] = {
+    Intent.QUESTION: "Pertanyaan biasa — dijawab dari FAQ / Ordinary question — answered from the FAQ",
+    Intent.OTHER_PERSON_DATA: "Data orang lain — ditolak / Another person's data — refused",
+    Intent.OWN_ACCOUNT: "Data akun sendiri — ke petugas / Own account data — to an officer",
+    Intent.ASK_PERSON: "Minta petugas — ke petugas / Asks for a person — to an officer",
+    Intent.ANGER: "Marah — ke petugas / Angry — to an officer",
+    Intent.GREETING: "Salam atau terima kasih / Greeting or thanks",
+    Intent.OFF_TOPIC: "Di luar topik / Off-topic",
+    Intent.FLIRTING: "Iseng atau menggoda / Prank or flirting",
+}
 
 
 def entry_fields(
@@ -92,6 +105,9 @@ class ContentEditor:
         self.kb_root = runtime.settings.kb_dir
         self.reindex = LiveReindexer(runtime.engine, self.kb_root)
         self.faq = FaqEditor(self.kb_root, on_saved=self.reindex)
+        self.intent_examples = IntentExamplesEditor(
+            runtime.settings.intent_examples_file, on_saved=runtime.engine.reload_intents
+        )
 
     # --- FAQ entries ---------------------------------------------------------------------------------
     def search(self, query: str) -> list[EditableEntry]:
@@ -115,6 +131,19 @@ class ContentEditor:
         change = self.faq.add_alternates(entry_id, list(group.questions))
         self.runtime.interactions.mark_resolved(list(group.interaction_ids))
         return f"✅ {len(group.questions)} pertanyaan ditambahkan ke `{entry_id}` / added as alternates. {change.reindexed}"
+
+    def mark_group_intent(self, group: QuestionGroup, intent: Intent | str) -> str:
+        """Teach the bot what a group's questions really are (kb/intents.csv, learnt at once), and take the group
+        off the list. An ordinary question marked so goes on to retrieval from now on; add it as an alternate too
+        when retrieval missed its entry."""
+        chosen = Intent(intent)
+        taught = self.intent_examples.teach(list(group.questions), chosen)
+        self.runtime.interactions.mark_resolved(list(group.interaction_ids))
+        label = INTENT_CHOICES[chosen].split(" / ")[1]
+        return (
+            f"✅ {len(group.questions)} pertanyaan ditandai / marked: {label} "
+            f"({taught.added} baru / new, {taught.relabelled} diubah / relabelled) — {self.intent_examples.path.name}"
+        )
 
     # --- drafts --------------------------------------------------------------------------------------
     def approve_draft(
@@ -440,10 +469,12 @@ class ContentEditor:
 
     def _build_unanswered(self, tab: gr.Tab) -> None:
         gr.Markdown(
-            "Pertanyaan yang dialihkan ke petugas, dijawab dengan keyakinan rendah, atau ditandai tidak membantu — "
-            "dikelompokkan menurut kemiripan. Satu klik menambahkannya sebagai cara lain bertanya dan mengindeks ulang. / "
-            "Questions handed off, answered with low confidence or marked not helpful, grouped by similarity. "
-            "One click adds them as alternates of an entry and re-indexes."
+            "Pertanyaan yang dialihkan ke petugas, ditolak, dianggap di luar topik, dijawab dengan keyakinan rendah, atau "
+            "ditandai tidak membantu — dikelompokkan menurut kemiripan. Satu klik menambahkannya sebagai cara lain "
+            "bertanya untuk sebuah entri; atau tandai maksud sebenarnya (mis. pertanyaan biasa yang keliru ditolak) dan "
+            "bot langsung mempelajarinya. / Questions handed off, refused, declined as off-topic, answered with low "
+            "confidence or marked not helpful, grouped by similarity. One click adds them as alternates of an entry; "
+            "or mark what they really are (say, an ordinary question refused by mistake) and the bot learns it at once."
         )
         groups = gr.State([])
         with gr.Row():
@@ -491,6 +522,22 @@ class ContentEditor:
                         concurrency_id=concurrency.KB_WRITES,
                         api_visibility="private",
                     )
+                    with gr.Row():
+                        intent = gr.Dropdown(
+                            choices=[(label, i.value) for i, label in INTENT_CHOICES.items()],
+                            value=Intent.QUESTION.value,
+                            label="Sebenarnya / It is really",
+                            scale=3,
+                        )
+                        mark = gr.Button("🏷️ Tandai / Mark", scale=2, elem_classes=["mark-intent"])
+                    mark.click(
+                        self._marker(group),
+                        [intent],
+                        [groups, status],
+                        concurrency_limit=concurrency.KB_WRITE,
+                        concurrency_id=concurrency.KB_WRITES,
+                        api_visibility="private",
+                    )
 
         for trigger in (refresh.click, tab.select):
             trigger(
@@ -509,6 +556,19 @@ class ContentEditor:
             return self.unanswered_groups(), line
 
         return add
+
+    def _marker(self, group: QuestionGroup) -> Callable[..., tuple[Any, str]]:
+        def mark(intent: str | None, request: gr.Request) -> tuple[Any, str]:
+            require(self.accounts, request, EDITOR)
+            try:
+                line = self.mark_group_intent(group, intent or Intent.QUESTION.value)
+            except (IntentFileError, ValueError) as error:
+                gr.Warning(str(error))
+                return gr.skip(), not_saved(error)
+            gr.Info(line)
+            return self.unanswered_groups(), line
+
+        return mark
 
     def _entry_choices(self) -> list[tuple[str, str]]:
         return [(f"{i.entry.id} — {i.entry.question[:70]}", i.entry.id) for i in self.faq.entries()]

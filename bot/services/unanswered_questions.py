@@ -16,11 +16,19 @@ from bot.engine import AnswerEngine
 from bot.faq_drafts import nearest_entry
 from bot.interaction_log import Interaction
 from bot.masking import mask_personal_data
+from bot.messages import HandoffReason
 
 SIMILARITY = 0.80  # cosine similarity for two questions to count as the same question
 # Answers at most this far above the answer threshold count as "answered with low confidence".
 LOW_CONFIDENCE_MARGIN = 0.10
 MAX_QUESTIONS = 500
+# Why a question went to a person, in the words of the unanswered list (Indonesian, English).
+_HANDOFF_BECAUSE: dict[str, tuple[str, str]] = {
+    HandoffReason.LOW_CONFIDENCE: ("tidak yakin", "not sure"),
+    HandoffReason.ASKED_FOR_PERSON: ("minta petugas", "asked for a person"),
+    HandoffReason.ANGRY: ("pelanggan marah", "angry"),
+    HandoffReason.ACCOUNT_DATA: ("data akun sendiri", "own account data"),
+}
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,12 @@ def why_listed(interaction: Interaction, low_confidence: float) -> str:
     if interaction.helpful is False:
         return "tidak membantu / not helpful"
     if interaction.outcome == "handoff":
-        return "dialihkan / handed off"
+        because = _HANDOFF_BECAUSE.get(interaction.reason)
+        return f"dialihkan: {because[0]} / handed off: {because[1]}" if because else "dialihkan / handed off"
+    if interaction.outcome == "refuse":
+        return "ditolak sebagai data orang lain / refused as another person's data"
+    if interaction.outcome == "decline":
+        return "ditolak sebagai di luar topik / declined as off-topic"
     if interaction.confidence < low_confidence:
         return "keyakinan rendah / low confidence"
     return "lainnya / other"

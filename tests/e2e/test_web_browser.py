@@ -169,3 +169,32 @@ def test_the_login_keeps_a_stranger_out(page: Page, web: RunningWebApp) -> None:
     shot(page, "stranger-refused")
     assert page.request.get(f"{web.staff_url}config").status == 401
     assert page.request.get(f"{web.staff_url}gradio_api/info").status == 401
+
+
+def test_an_editor_marks_a_wrongly_refused_question_and_the_customer_is_no_longer_refused(
+    page: Page, browser: Browser, web: RunningWebApp
+) -> None:
+    text = "nomor siapa yang paling murah untuk nelpon malam"  # which provider is cheapest: the shipped set refuses it
+    customer = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    customer.set_default_timeout(TIMEOUT_MS)
+    customer.goto(web.url)
+    ask(customer, text)
+    expect(customer.locator("#tanya-chat")).to_contain_text("UU")  # the privacy refusal cites the law
+
+    log_in(page, web, EDITOR_LOGIN)
+    page.get_by_role("tab", name=re.compile("Editor konten")).click()
+    page.get_by_role("tab", name=re.compile("Tak terjawab")).click()
+    card = page.locator(".tanya-card").filter(has_text=text).first
+    expect(card).to_contain_text("ditolak sebagai data orang lain")
+    card.locator(".mark-intent").click()  # "Pertanyaan biasa" is the choice the card starts with
+    expect(page.locator("#unanswered-status")).to_contain_text("ditandai / marked: Ordinary question")
+    expect(page.locator(".tanya-card").filter(has_text=text)).to_have_count(0)
+    shot(page, "editor-marked-intent")
+
+    replies = customer.locator("#tanya-chat .bot, #tanya-chat [data-testid='bot']")
+    before = replies.count()
+    ask(customer, text)
+    expect(replies).to_have_count(before + 1)
+    assert "UU" not in bot_messages(customer)[-1]
+    shot(customer, "customer-no-longer-refused")
+    customer.context.close()
