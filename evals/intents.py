@@ -120,7 +120,7 @@ def _read(paths: tuple[Path, ...]) -> list[IntentExample]:
 
 
 def heldout_examples() -> list[IntentExample]:
-    return [e for path in sorted(HELDOUT_FOLDER.glob("*.csv")) for e in read_intent_examples(path)]
+    return _read(tuple(sorted(HELDOUT_FOLDER.glob("*.csv"))))
 
 
 def score(name: str, classifier: IntentClassifier, examples: list[IntentExample]) -> IntentResult:
@@ -138,15 +138,14 @@ def evaluate_intents(classifier: IntentClassifier | None = None) -> list[IntentR
     """The shipped classifier (it learnt the training and choosing splits) and the rules alone, on the held-out
     split; and, for the record of the choice, the classifier fitted on the training split alone on the choosing one."""
     results = [score("dev (fitted on train only)", IntentClassifier(_read(TRAINING_SPLITS)), _read(CHOOSING_SPLITS))]
-    heldout = heldout_examples()
+    by_file = {path: read_intent_examples(path) for path in sorted(HELDOUT_FOLDER.glob("*.csv"))}
+    heldout = [e for examples in by_file.values() for e in examples]
     if heldout:
         shipped = classifier or load_intent_classifier(None)
         results += [score("held-out", shipped, heldout), score_rules("held-out", heldout)]
-        files = sorted(HELDOUT_FOLDER.glob("*.csv"))
-        if len(files) > 1:  # each writer's set alone: a set written after a change is the fairer test of it
-            for path in files:
-                each = score(f"held-out {path.stem}", shipped, read_intent_examples(path))
-                results.append(replace(each, charted=False))
+        if len(by_file) > 1:  # each writer's set alone: a set written after a change is the fairer test of it
+            for path, examples in by_file.items():
+                results.append(replace(score(f"held-out {path.stem}", shipped, examples), charted=False))
     return results
 
 

@@ -544,31 +544,31 @@ class ContentEditor:
                 load_groups, None, [groups, status], concurrency_limit=concurrency.EDITOR_READ, api_visibility="private"
             )
 
-    def _adder(self, group: QuestionGroup) -> Callable[..., tuple[Any, str]]:
-        def add(entry_id: str | None, request: gr.Request) -> tuple[Any, str]:
+    def _group_action(
+        self, act: Callable[[str], str], refusals: tuple[type[Exception], ...]
+    ) -> Callable[..., tuple[Any, str]]:
+        """A card button's handler: the editor role, `act` on the card's chosen value, then the list as it is after
+        (a refusal leaves the list and shows why)."""
+
+        def run(value: str | None, request: gr.Request) -> tuple[Any, str]:
             require(self.accounts, request, EDITOR)
             try:
-                line = self.add_group_as_alternates(group, entry_id or "")
-            except FaqEditError as error:
+                line = act(value or "")
+            except refusals as error:
                 gr.Warning(str(error))
                 return gr.skip(), not_saved(error)
             gr.Info(line)
             return self.unanswered_groups(), line
 
-        return add
+        return run
+
+    def _adder(self, group: QuestionGroup) -> Callable[..., tuple[Any, str]]:
+        return self._group_action(lambda entry_id: self.add_group_as_alternates(group, entry_id), (FaqEditError,))
 
     def _marker(self, group: QuestionGroup) -> Callable[..., tuple[Any, str]]:
-        def mark(intent: str | None, request: gr.Request) -> tuple[Any, str]:
-            require(self.accounts, request, EDITOR)
-            try:
-                line = self.mark_group_intent(group, intent or Intent.QUESTION.value)
-            except (IntentFileError, ValueError) as error:
-                gr.Warning(str(error))
-                return gr.skip(), not_saved(error)
-            gr.Info(line)
-            return self.unanswered_groups(), line
-
-        return mark
+        return self._group_action(
+            lambda intent: self.mark_group_intent(group, intent or Intent.QUESTION.value), (IntentFileError, ValueError)
+        )
 
     def _entry_choices(self) -> list[tuple[str, str]]:
         return [(f"{i.entry.id} — {i.entry.question[:70]}", i.entry.id) for i in self.faq.entries()]
