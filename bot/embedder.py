@@ -20,8 +20,8 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from bot.model_files import model_cache_key, offline_if_bundled, resolve_model, weights_fingerprint
-from bot.settings import Settings
-from bot.tuning import built_tuned_model, ensure_tuned_model, is_tuned, read_manifest
+from bot.settings import Settings, is_tuned
+from bot.tuning import built_tuned_model, ensure_tuned_model, read_manifest
 
 if TYPE_CHECKING:
     import onnxruntime

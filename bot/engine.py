@@ -92,7 +92,10 @@ def calibrate(retriever: HybridRetriever) -> Calibration:
     """Self-calibrate on what `retriever` sees, for the model its index was embedded with."""
     settings = retriever.index.settings
     log.info("Calibrating on the knowledge base's own phrasings (%d records)", len(retriever.records))
-    return self_calibrate(retriever, model_identity(settings), settings.self_calibration_precision)
+    confidence = (
+        settings.self_calibration_confidence_tuned if settings.model_learnt_kb else settings.self_calibration_confidence
+    )
+    return self_calibrate(retriever, model_identity(settings), confidence)
 
 
 def _keep(index: KnowledgeIndex, calibration: Calibration) -> None:

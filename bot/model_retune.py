@@ -21,16 +21,14 @@ from zoneinfo import ZoneInfo
 
 from bot.engine import AnswerEngine
 from bot.model_upgrade import ModelUpgrade, Phase
-from bot.settings import Settings
+from bot.settings import Settings, is_tuned, tuned_kb_dir
 from bot.tuning import (
     changed_entries,
     current_generation,
     generation,
-    is_tuned,
     pinned,
     prune_generations,
     read_manifest,
-    tuned_kb_dir,
     tuned_model_folder,
 )
 from ingest.knowledge_base import load_knowledge_base

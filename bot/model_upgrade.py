@@ -26,18 +26,16 @@ from enum import StrEnum
 from bot.embedder import load_embedder, model_identity
 from bot.engine import AnswerEngine
 from bot.knowledge_index import KnowledgeIndex
-from bot.settings import Settings
+from bot.settings import Settings, is_tuned, tuned_kb_dir
 from bot.tuning import (
     TuningProgress,
     generation,
-    is_tuned,
     make_current,
     next_generation,
     pinned,
     prune_generations,
     read_manifest,
     read_progress,
-    tuned_kb_dir,
     tuned_model_folder,
 )
 from ingest.knowledge_base import KnowledgeBase, load_knowledge_base
@@ -191,6 +189,7 @@ class ModelUpgrade:
             "TANYA_EMBEDDING_MODEL": f"tuned:{tuned_kb_dir(self.target.embedding_model)}",
             "TANYA_TUNE_BASE_MODEL": self.target.tune_base_model,
             "TANYA_TUNE_EPOCHS": str(self.target.tune_epochs),
+            "TANYA_TUNE_WITH_CORPUS": str(self.target.tune_with_corpus).lower(),
             "TANYA_MODEL_CACHE_DIR": str(self.target.model_cache_dir.resolve()),
             "TANYA_TUNED_GENERATION": str(generation(self.target)),
         }

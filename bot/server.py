@@ -32,7 +32,7 @@ def serve(settings: Settings, *, web: bool, telegram: bool) -> None:
         raise CliError("`tanya serve --telegram` needs TELEGRAM_BOT_TOKEN (the token from BotFather).")
     from bot.model_retune import RetuneScheduler
     from bot.model_upgrade import serving_settings
-    from bot.tuning import is_tuned
+    from bot.settings import is_tuned
 
     # The base model on a fresh machine while the tuned one is built; the previous generation mid-re-tune.
     serving = serving_settings(settings)

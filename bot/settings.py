@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     )
     tune_base_model: str = Field(BUNDLED_MODEL, description="The model a 'tuned:' embedding model starts from.")
     tune_epochs: int = Field(3, ge=1, le=50, description="Passes over the phrasings when fine-tuning.")
+    tune_with_corpus: bool = Field(
+        True,
+        description="Fine-tune on the shipped corpus of customers' phrasings of common telecom questions beside the "
+        "knowledge base's own (bot/data/tuning_corpus.yaml).",
+    )
     retune_after_changes: int = Field(
         20,
         ge=0,
@@ -78,11 +83,19 @@ class Settings(BaseSettings):
         description="Weights of the confidence model (bias, score, dense, lexical, margin, short), set by hand "
         "together with answer_threshold.",
     )
-    self_calibration_precision: float = Field(
-        0.85,
+    self_calibration_confidence: float = Field(
+        0.26,
         gt=0.0,
         le=1.0,
-        description="Answer precision self-calibration aims for on the knowledge base's held-out phrasings.",
+        description="Minimum confidence to answer under a self-calibration (the confidence model is fitted on the "
+        "knowledge base's held-out phrasings); higher answers fewer questions, more of them right.",
+    )
+    self_calibration_confidence_tuned: float = Field(
+        0.38,
+        gt=0.0,
+        le=1.0,
+        description="The same, when the model was tuned on the knowledge base's own phrasings: held out, they are "
+        "easier for it than customers' questions, so its confidence needs a higher bar.",
     )
     domain_threshold: float = Field(
         0.30,
@@ -164,6 +177,11 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(10 * 1024 * 1024, description="Largest document an editor may upload.")
 
     @property
+    def model_learnt_kb(self) -> bool:
+        """Whether the embedding model is the one tuned on this knowledge base's phrasings."""
+        return is_tuned(self.embedding_model) and tuned_kb_dir(self.embedding_model) == self.kb_dir.resolve()
+
+    @property
     def labelled_calibration_file(self) -> Path:
         """Where the labelled calibration of this knowledge base is kept."""
         return self.calibration_file or self.kb_dir / CALIBRATION_FILE_NAME
@@ -172,6 +190,15 @@ class Settings(BaseSettings):
     def intent_examples_file(self) -> Path:
         """The editors' intent examples of this knowledge base."""
         return self.kb_dir / INTENT_EXAMPLES_FILE_NAME
+
+
+def is_tuned(model: str) -> bool:
+    return model.startswith(TUNED_PREFIX)
+
+
+def tuned_kb_dir(model: str) -> Path:
+    """The knowledge-base folder a `tuned:<kb folder>` model is trained on."""
+    return Path(model.removeprefix(TUNED_PREFIX) or "kb").expanduser().resolve()
 
 
 @lru_cache(maxsize=1)

@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.model_files import model_cache_key, offline_if_bundled, resolve_model, weights_fingerprint
-from bot.settings import TUNED_PREFIX, Settings
+from bot.settings import Settings, tuned_kb_dir
 from bot.text_normalizer import TextNormalizer
+from bot.tuning_corpus import shipped_corpus
 from ingest.faq_files import FaqEntry
 from ingest.knowledge_base import KnowledgeBase, load_knowledge_base
 
@@ -48,15 +49,6 @@ CURRENT_SUFFIX = ".current"  # beside the first generation's folder: the number 
 RECIPE = "contrastive-hard-negatives-v3"  # v3: length groups, 3 epochs at 4e-5 (v2: 4 at 3e-5)
 
 Progress = Callable[[int, int, float], None]
-
-
-def is_tuned(model: str) -> bool:
-    return model.startswith(TUNED_PREFIX)
-
-
-def tuned_kb_dir(model: str) -> Path:
-    """The knowledge-base folder a `tuned:<kb folder>` model is trained on."""
-    return Path(model.removeprefix(TUNED_PREFIX) or "kb").expanduser().resolve()
 
 
 def _first_generation_folder(settings: Settings) -> Path:
@@ -274,9 +266,10 @@ def _build(settings: Settings, progress: Progress | None) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     started = time.monotonic()
     normalizer = TextNormalizer(kb.glossary)
+    corpus = corpus_to_learn(settings, kb.entries)
     tune_model(
         settings.tune_base_model,
-        kb.entries,
+        [*kb.entries, *corpus],
         partial,
         normalizer=normalizer,
         epochs=settings.tune_epochs,
@@ -289,6 +282,7 @@ def _build(settings: Settings, progress: Progress | None) -> Path:
         "base_model": settings.tune_base_model,
         "kb_dir": str(kb_dir),
         "entries": len(kb.entries),
+        "corpus_groups": len(corpus),
         "epochs": settings.tune_epochs,
         "recipe": RECIPE,
         "seconds": round(time.monotonic() - started, 1),
@@ -303,6 +297,16 @@ def _build(settings: Settings, progress: Progress | None) -> Path:
     partial.rename(folder)  # the manifest is already inside, so a half-built model is never used
     shutil.rmtree(old, ignore_errors=True)
     return folder
+
+
+def corpus_to_learn(settings: Settings, entries: list[FaqEntry]) -> list[FaqEntry]:
+    """The groups of the shipped tuning corpus the settings' model learns beside the knowledge base's `entries`."""
+    if not settings.tune_with_corpus:
+        return []
+    corpus = shipped_corpus().beside(entries)
+    if corpus:
+        log.info("Learning %d groups of the shipped tuning corpus beside the knowledge base's entries", len(corpus))
+    return corpus
 
 
 @contextmanager

@@ -23,7 +23,8 @@ from bot.embedder import load_embedder, model_identity
 from bot.engine import AnswerEngine, Assessment
 from bot.knowledge_index import KnowledgeIndex
 from bot.retriever import HybridRetriever, RetrievalConfig
-from bot.settings import Settings
+from bot.settings import TUNED_PREFIX, Settings, is_tuned
+from bot.tuning import ensure_tuned_model
 from evals.evaluation import (
     EvaluatedQuestion,
     calibrate_threshold,
@@ -154,16 +155,24 @@ def _progress(label: str, enabled: bool) -> Callable[[Iterable[LabelledQuestion]
     return wrap
 
 
-def target_settings(settings: Settings, target: EvalTarget, work_dir: Path) -> Settings:
-    """The settings of a bot serving the target's knowledge base from its own index under `work_dir`."""
+def target_settings(settings: Settings, target: EvalTarget, work_dir: Path, own_model: bool = False) -> Settings:
+    """The settings of a bot serving the target's knowledge base from its own index under `work_dir`; with
+    `own_model`, answering with a model tuned on that knowledge base (what an operator who replaced kb/ gets)."""
     store = work_dir / f"index-{target.name}"
-    return settings.model_copy(update={"store_dir": store, "chroma_host": None, "kb_dir": target.kb_dir})
+    update: dict[str, object] = {"store_dir": store, "chroma_host": None, "kb_dir": target.kb_dir}
+    if own_model and is_tuned(settings.embedding_model):
+        update["embedding_model"] = f"{TUNED_PREFIX}{target.kb_dir.resolve()}"
+        update["tuned_generation"] = None
+    return settings.model_copy(update=update)
 
 
-def open_target_engine(settings: Settings, target: EvalTarget, work_dir: Path) -> AnswerEngine:
+def open_target_engine(settings: Settings, target: EvalTarget, work_dir: Path, own_model: bool = False) -> AnswerEngine:
     """Sync the target's knowledge base into its own index under `work_dir` and open the engine on it, as
-    `tanya serve` would (calibrated for that knowledge base)."""
-    own = target_settings(settings, target, work_dir)
+    `tanya serve` would (calibrated for that knowledge base); with `own_model`, tuning its model first if the
+    model cache does not have it yet (minutes)."""
+    own = target_settings(settings, target, work_dir, own_model)
+    if own_model and is_tuned(own.embedding_model):
+        ensure_tuned_model(own)
     kb = load_knowledge_base([target.kb_dir], target.kb_dir)
     with KnowledgeIndex(own, load_embedder(own), writable=True) as index:
         sync_index(index, kb, show_progress=False)
@@ -214,11 +223,11 @@ def check_bar(result: SetResult, bar: str = "team") -> list[tuple[str, bool, str
 
 
 def evaluate_target(
-    settings: Settings, target: EvalTarget, work_dir: Path, *, ablate: bool, progress: bool
+    settings: Settings, target: EvalTarget, work_dir: Path, *, ablate: bool, progress: bool, own_model: bool = False
 ) -> tuple[SetResult, AnswerEngine]:
     """Run one target end to end; the caller closes the returned engine."""
     items = load_labelled_set(target.questions)
-    engine = open_target_engine(settings, target, work_dir)
+    engine = open_target_engine(settings, target, work_dir, own_model)
     known = {str(r.metadata.get("ref")) for r in engine.index.records().values()}
     missing = unknown_expectations(items, known)
     if missing:
@@ -307,14 +316,17 @@ def run_evaluation(
     progress: bool = True,
     command: str = "tanya eval",
     intents: bool = True,
+    own_model: bool = False,
 ) -> tuple[list[SetResult], list[str], Path]:
     """Evaluate each target (calibrating on the first when asked) and the intents, and write the report; returns
-    the sets' results, the intents' summary lines and the report's path."""
+    the sets' results, the intents' summary lines and the report's path. With `own_model` each set other than the
+    demo answers with a model tuned on its own knowledge base."""
     work_dir = out_dir / "work"
     results: list[SetResult] = []
     through_engine: PrivacyThroughEngine | None = None
     for position, target in enumerate(targets):
-        result, engine = evaluate_target(settings, target, work_dir, ablate=ablate, progress=progress)
+        own = own_model and target is not DEMO
+        result, engine = evaluate_target(settings, target, work_dir, ablate=ablate, progress=progress, own_model=own)
         try:
             if calibrate and position == 0:
                 record_calibration(settings, engine, result, target_precision)

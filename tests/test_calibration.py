@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import build_index, make_settings
 
-from bot.calibration import INFO_KEY, Origin, read_stored
+from bot.calibration import INFO_KEY, SELF_METHOD, Origin, read_stored
+from bot.confidence import DEFAULT_WEIGHTS
 from bot.embedder import model_identity
 from bot.engine import AnswerEngine
 from bot.messages import Outcome, Question
@@ -132,6 +133,48 @@ def test_a_new_knowledge_base_calibrates_itself_and_keeps_it_with_the_index(tmp_
     again = AnswerEngine.open(make_settings(tmp_path))  # a reader: uses what is stored, makes nothing
     try:
         assert again.calibration == made
+    finally:
+        again.close()
+
+
+def test_a_self_calibration_answers_from_the_set_confidence_with_weights_fitted_on_the_knowledge_base(
+    tmp_path: Path,
+) -> None:
+    engine = sparse_engine(tmp_path, self_calibration_confidence=0.5)
+    try:
+        made = engine.calibration
+        assert (made.threshold, made.method) == (0.5, SELF_METHOD)
+        assert made.weights != DEFAULT_WEIGHTS
+        assert 0.0 <= made.measured["coverage"] <= 1.0
+    finally:
+        engine.close()
+
+
+def test_a_model_tuned_on_the_knowledge_bases_own_phrasings_answers_from_the_higher_confidence(
+    tmp_path: Path,
+) -> None:
+    tuned_here = {"embedding_model": f"tuned:{tmp_path / 'kb'}", "model_cache_dir": tmp_path / "models"}
+    engine = sparse_engine(tmp_path, tune_epochs=1, **tuned_here)
+    try:
+        assert engine.settings.model_learnt_kb
+        assert engine.threshold == engine.settings.self_calibration_confidence_tuned
+    finally:
+        engine.close()
+    assert not make_settings(tmp_path).model_learnt_kb  # the demo's model, on this knowledge base
+    assert not make_settings(tmp_path, embedding_model="bundled:all-MiniLM-L6-v2").model_learnt_kb
+
+
+def test_a_self_calibration_an_older_tanya_stored_is_made_again(tmp_path: Path) -> None:
+    engine = sparse_engine(tmp_path)
+    made = engine.calibration
+    older = {**json.loads(made.to_json()), "method": "", "threshold": 0.9}
+    engine.index.set_info(**{INFO_KEY: json.dumps(older)})
+    engine.close()
+    assert read_stored(json.dumps(older)) is None
+    again = AnswerEngine.open(make_settings(tmp_path), writable=True)
+    try:
+        again.wait_for_calibration()
+        assert (again.calibration.method, again.threshold) == (SELF_METHOD, made.threshold)
     finally:
         again.close()
 

@@ -73,6 +73,7 @@ def tanya(folder: Path, *args: str, stdin: str | None = None, **env: str) -> sub
         TANYA_MODEL_CACHE_DIR=str(MODEL_CACHE),
         TANYA_EMBEDDING_MODEL=TEST_MODEL,
         TANYA_RETUNE_AFTER_CHANGES="0",
+        TANYA_TUNE_WITH_CORPUS="false",  # a small kb tunes in seconds; beside the shipped corpus it takes minutes
         TANYA_DATABASE_URL=f"sqlite:///{folder / 'tanya.db'}",
         ANONYMIZED_TELEMETRY="False",
     )

@@ -1,0 +1,120 @@
+"""The tuning corpus Tanya ships: many ways customers ask common telecom questions, in all four registers, which a
+`tuned:` model learns beside the knowledge base's own phrasings (`bot/data/tuning_corpus.yaml`).
+
+An operator's FAQ has one question and two or three alternates an entry: too few for the model to learn how
+customers really write. Learnt together with the corpus, the model also learns slang, abbreviations and English
+for the telecom intents every operator answers (evals/README.md: 3–7 points of hit@1 on operator-like knowledge
+bases). The corpus is the demo knowledge base's phrasings, without answers and without the demo operator's names
+(an operator's model should not learn that "Nusantel" means anything). A corpus entry the knowledge base already
+has (a phrasing in common, names aside) is left out: two groups of the same phrasings would be pushed apart, and
+the demo's own tuning stays as it was.
+
+`python -m bot.tuning_corpus KB_DIR --name Nusantel ...` writes the corpus again from a knowledge base's entries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from ingest.faq_files import FaqEntry
+
+CORPUS_FILE = Path(__file__).resolve().parent / "data" / "tuning_corpus.yaml"
+ID_PREFIX = "corpus:"
+
+
+@dataclass(frozen=True)
+class TuningCorpus:
+    """Groups of phrasings (FAQ entries without answers, ids prefixed `corpus:`) and the operator names that were
+    taken out of them."""
+
+    entries: tuple[FaqEntry, ...]
+    names: tuple[str, ...] = ()
+
+    def without_names(self, text: str) -> str:
+        """`text` with the names taken out, for comparing the knowledge base's phrasings with the corpus's."""
+        return _without(text, self.names)
+
+    def beside(self, entries: Iterable[FaqEntry]) -> list[FaqEntry]:
+        """The corpus entries to learn beside `entries`: those sharing no phrasing with any of them."""
+        known = {_key(self.without_names(t)) for entry in entries for t in (entry.question, *entry.alternates)}
+        return [
+            extra
+            for extra in self.entries
+            if not any(_key(text) in known for text in (extra.question, *extra.alternates))
+        ]
+
+
+def _key(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _without(text: str, names: tuple[str, ...]) -> str:
+    if not names:
+        return text
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in names) + r")(?:nya)?\b", re.IGNORECASE)
+    return re.sub(r"\s+([,.?!])", r"\1", " ".join(pattern.sub(" ", text).split()))
+
+
+@lru_cache(maxsize=2)
+def shipped_corpus(path: Path = CORPUS_FILE) -> TuningCorpus:
+    """The corpus that ships with Tanya (or the one at `path`)."""
+    raw = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
+    entries = tuple(
+        FaqEntry(
+            id=ID_PREFIX + str(item["id"]),
+            question=str(item["question"]),
+            answer="",
+            alternates=tuple(str(text) for text in item.get("alternates") or ()),
+            source=path.name,
+        )
+        for item in raw.get("groups") or ()
+    )
+    return TuningCorpus(entries, tuple(str(name) for name in raw.get("names_removed") or ()))
+
+
+def write_corpus(entries: Iterable[FaqEntry], path: Path, names: tuple[str, ...] = ()) -> int:
+    """Write the phrasings of `entries` (those with alternates), `names` taken out, as a corpus file; returns how
+    many groups were written. Longer names first, so "MyNusantel" goes whole before "Nusantel" is looked for."""
+    names = tuple(sorted(names, key=len, reverse=True))
+    groups = []
+    for entry in entries:
+        texts: dict[str, str] = {}  # the first of each phrasing alike but for case and spacing
+        for text in (entry.question, *entry.alternates):
+            texts.setdefault(_key(_without(text, names)), _without(text, names))
+        if len(texts) >= 2:
+            question, *alternates = texts.values()
+            groups.append({"id": entry.id, "question": question, "alternates": alternates})
+    yaml = YAML()
+    yaml.width = 4096
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write(
+            "# Ways customers ask common telecom questions, learnt by every tuned model beside its knowledge base's\n"
+            "# own phrasings (bot/tuning_corpus.py). Written by `python -m bot.tuning_corpus`; edit it freely.\n"
+        )
+        yaml.dump({"names_removed": list(names), "groups": groups}, handle)
+    return len(groups)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ingest.knowledge_base import load_knowledge_base
+
+    parser = argparse.ArgumentParser(prog="python -m bot.tuning_corpus", description=__doc__.split("\n\n")[0])
+    parser.add_argument("kb_dir", type=Path, help="the knowledge base whose FAQ phrasings become the corpus")
+    parser.add_argument("--name", action="append", default=[], help="an operator or product name to take out")
+    parser.add_argument("--output", type=Path, default=CORPUS_FILE)
+    args = parser.parse_args(argv)
+    entries = load_knowledge_base([args.kb_dir], args.kb_dir).entries
+    written = write_corpus(entries, args.output, tuple(args.name))
+    print(f"{written} groups of phrasings written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
