@@ -323,10 +323,12 @@ def run_evaluation(
     demo answers with a model tuned on its own knowledge base."""
     work_dir = out_dir / "work"
     results: list[SetResult] = []
+    models: list[str] = []  # with `own_model`, which model answered each set
     through_engine: PrivacyThroughEngine | None = None
     for position, target in enumerate(targets):
         own = own_model and target is not DEMO
         result, engine = evaluate_target(settings, target, work_dir, ablate=ablate, progress=progress, own_model=own)
+        models.append(f"{target.name}: {model_identity(engine.settings)}")
         try:
             if calibrate and position == 0:
                 record_calibration(settings, engine, result, target_precision)
@@ -339,7 +341,7 @@ def run_evaluation(
         results.append(result)
     header = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model": model_identity(settings),
+        "model": "; ".join(models) if own_model else model_identity(settings),
         "calibration": "; ".join(f"{r.name}: {r.calibration}" for r in results),
         "command": command,
     }

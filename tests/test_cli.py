@@ -343,6 +343,29 @@ def test_eval_scores_any_labelled_set_on_any_knowledge_base(ingested: Path, tmp_
     assert (out / "report.md").is_file() and (out / "set-sweep.png").is_file()
 
 
+def test_eval_with_its_own_model_tunes_one_on_the_sets_knowledge_base_first(ingested: Path, tmp_path: Path) -> None:
+    (tmp_path / "set.yaml").write_text(EVAL_SET, encoding="utf-8")
+    models, out = tmp_path / "models", tmp_path / "report"
+    models.mkdir()
+    for fitted in MODEL_CACHE.glob("intents-*.pickle"):  # the intent classifiers, fitted once per machine
+        shutil.copy2(fitted, models)
+    args = ("eval", "--set", str(tmp_path / "set.yaml"), "--kb", str(ingested / "kb"), "--out", str(out))
+    done = tanya(
+        ingested,
+        *args,
+        "--own-model",
+        "--no-ablation",
+        "--quiet",
+        TANYA_MODEL_CACHE_DIR=str(models),
+        TANYA_TUNE_EPOCHS="1",
+    )
+    assert done.returncode == 0, done.stderr
+    (folder,) = [p for p in models.iterdir() if p.name.startswith("tuned-kb-") and p.is_dir()]
+    assert json.loads((folder / "tanya-tuning.json").read_text())["kb_dir"] == str((ingested / "kb").resolve())
+    assert f"set: tuned:{folder.name}#" in (out / "report.md").read_text(encoding="utf-8")
+    assert "tanya eval --set" in (out / "report.md").read_text(encoding="utf-8")
+
+
 def test_eval_refuses_a_set_without_its_knowledge_base_and_names_unknown_ids(ingested: Path, tmp_path: Path) -> None:
     done = tanya(ingested, "eval", "--set", str(tmp_path / "set.yaml"))
     assert (done.returncode, done.stderr) == (
