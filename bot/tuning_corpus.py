@@ -58,8 +58,13 @@ def _key(text: str) -> str:
 def _without(text: str, names: tuple[str, ...]) -> str:
     if not names:
         return text
-    pattern = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in names) + r")(?:nya)?\b", re.IGNORECASE)
-    return re.sub(r"\s+([,.?!])", r"\1", " ".join(pattern.sub(" ", text).split()))
+    return re.sub(r"\s+([,.?!])", r"\1", " ".join(_names_pattern(names).sub(" ", text).split()))
+
+
+@lru_cache(maxsize=4)
+def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
+    """The names as whole words (with Indonesian "-nya"), made once for all of a knowledge base's phrasings."""
+    return re.compile(r"\b(?:" + "|".join(re.escape(n) for n in names) + r")(?:nya)?\b", re.IGNORECASE)
 
 
 @lru_cache(maxsize=2)
@@ -86,8 +91,8 @@ def write_corpus(entries: Iterable[FaqEntry], path: Path, names: tuple[str, ...]
     groups = []
     for entry in entries:
         texts: dict[str, str] = {}  # the first of each phrasing alike but for case and spacing
-        for text in (entry.question, *entry.alternates):
-            texts.setdefault(_key(_without(text, names)), _without(text, names))
+        for text in (_without(t, names) for t in (entry.question, *entry.alternates)):
+            texts.setdefault(_key(text), text)
         if len(texts) >= 2:
             question, *alternates = texts.values()
             groups.append({"id": entry.id, "question": question, "alternates": alternates})

@@ -328,7 +328,8 @@ def run_evaluation(
     for position, target in enumerate(targets):
         own = own_model and target is not DEMO
         result, engine = evaluate_target(settings, target, work_dir, ablate=ablate, progress=progress, own_model=own)
-        models.append(f"{target.name}: {model_identity(engine.settings)}")
+        if own_model:
+            models.append(f"{target.name}: {model_identity(engine.settings)}")
         try:
             if calibrate and position == 0:
                 record_calibration(settings, engine, result, target_precision)
@@ -341,7 +342,7 @@ def run_evaluation(
         results.append(result)
     header = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model": "; ".join(models) if own_model else model_identity(settings),
+        "model": "; ".join(models) or model_identity(settings),
         "calibration": "; ".join(f"{r.name}: {r.calibration}" for r in results),
         "command": command,
     }
