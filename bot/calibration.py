@@ -102,7 +102,9 @@ def read_labelled(path: Path, model: str, entry_ids: set[str]) -> Calibration | 
     except (OSError, ValueError, KeyError, TypeError) as error:
         log.warning("Ignoring the calibration in %s: it cannot be read (%s)", path, error)
         return None
-    if calibration.model != model and _model_name(calibration.model) == _model_name(model):
+    if _same_weights(calibration.model, model):
+        pass  # the same weights in another folder: a model cache moved, or one named by other settings
+    elif calibration.model != model and _model_name(calibration.model) == _model_name(model):
         log.warning(
             "The labelled calibration in %s was measured with other weights of %s (%s, the index uses %s); using it "
             "until `tanya eval --calibrate` measures it again",
@@ -140,6 +142,12 @@ def _model_name(model: str) -> str:
 
 
 _TUNED_FOLDER_HASH = re.compile(r"-[0-9a-f]{10}$")
+
+
+def _same_weights(recorded: str, model: str) -> bool:
+    """Whether two model identities name the same weights (their fingerprints after `#` are equal)."""
+    fingerprints = [identity.partition("#")[2] for identity in (recorded, model)]
+    return bool(fingerprints[0]) and fingerprints[0] == fingerprints[1]
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:

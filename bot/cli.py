@@ -294,8 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--own-model",
         action="store_true",
-        help="answer each set but the demo with a model tuned on its own knowledge base, as an operator who "
-        "replaced kb/ gets (tunes it first when the model cache lacks it: minutes a set)",
+        help="answer each set but the demo with the model tuned for its own knowledge base (on what "
+        "TANYA_TUNE_ON names), as an operator who replaced kb/ gets (tunes it first when the model cache lacks it: "
+        "minutes a set)",
     )
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=command_eval)

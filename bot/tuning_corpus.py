@@ -1,15 +1,18 @@
 """The tuning corpus Tanya ships: many ways customers ask common telecom questions, in all four registers, which a
-`tuned:` model learns beside the knowledge base's own phrasings (`bot/data/tuning_corpus.yaml`).
+`tuned:` model learns (`bot/data/tuning_corpus.yaml`; `tune_on` says whether beside the knowledge base's own).
 
 An operator's FAQ has one question and two or three alternates an entry: too few for the model to learn how
-customers really write. Learnt together with the corpus, the model also learns slang, abbreviations and English
-for the telecom intents every operator answers (evals/README.md: 3–7 points of hit@1 on operator-like knowledge
-bases). The corpus is the demo knowledge base's phrasings, without answers and without the demo operator's names
-(an operator's model should not learn that "Nusantel" means anything). A corpus entry the knowledge base already
-has (a phrasing in common, names aside) is left out: two groups of the same phrasings would be pushed apart, and
-the demo's own tuning stays as it was.
+customers really write, and a model tuned on so few overfits them (evals/README.md: on sparse knowledge bases a model
+tuned on the corpus alone answered as well as one tuned on the corpus and the operator's entries, with fewer wrong
+answers). From the corpus the model learns slang, abbreviations and English for the telecom intents every operator
+answers. The corpus is the demo knowledge base's phrasings without their answers, with the glossary its slang is
+folded by when the model learns it, so the model tuned on the corpus is the demo's model, the same for every
+knowledge base, and every figure measured with the demo's model holds for it. The demo operator's names are kept
+(they are fictional; taking them out made another model). When the model learns the knowledge base too, a corpus
+group sharing a phrasing with an entry is left out: two groups of the same phrasings would be pushed apart.
 
-`python -m bot.tuning_corpus KB_DIR --name Nusantel ...` writes the corpus again from a knowledge base's entries.
+`python -m bot.tuning_corpus KB_DIR [--name NAME ...]` writes the corpus again from a knowledge base's entries,
+taking out the names given.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from bot.glossary import Glossary
 from ingest.faq_files import FaqEntry
 
 CORPUS_FILE = Path(__file__).resolve().parent / "data" / "tuning_corpus.yaml"
@@ -31,11 +35,12 @@ ID_PREFIX = "corpus:"
 
 @dataclass(frozen=True)
 class TuningCorpus:
-    """Groups of phrasings (FAQ entries without answers, ids prefixed `corpus:`) and the operator names that were
-    taken out of them."""
+    """Groups of phrasings (FAQ entries without answers, ids prefixed `corpus:`), the operator names that were
+    taken out of them, and the glossary of synonyms their slang-normalised forms are made with."""
 
     entries: tuple[FaqEntry, ...]
     names: tuple[str, ...] = ()
+    glossary: Glossary = field(default_factory=Glossary)
 
     def without_names(self, text: str) -> str:
         """`text` with the names taken out, for comparing the knowledge base's phrasings with the corpus's."""
@@ -81,12 +86,16 @@ def shipped_corpus(path: Path = CORPUS_FILE) -> TuningCorpus:
         )
         for item in raw.get("groups") or ()
     )
-    return TuningCorpus(entries, tuple(str(name) for name in raw.get("names_removed") or ()))
+    names = tuple(str(name) for name in raw.get("names_removed") or ())
+    return TuningCorpus(entries, names, Glossary.from_mapping(raw.get("glossary") or {}))
 
 
-def write_corpus(entries: Iterable[FaqEntry], path: Path, names: tuple[str, ...] = ()) -> int:
-    """Write the phrasings of `entries` (those with alternates), `names` taken out, as a corpus file; returns how
-    many groups were written. Longer names first, so "MyNusantel" goes whole before "Nusantel" is looked for."""
+def write_corpus(
+    entries: Iterable[FaqEntry], path: Path, names: tuple[str, ...] = (), glossary: Glossary | None = None
+) -> int:
+    """Write the phrasings of `entries` (those with alternates), `names` taken out, and the `glossary` their
+    knowledge base folds slang with, as a corpus file; returns how many groups were written. Longer names first,
+    so "MyNusantel" goes whole before "Nusantel" is looked for."""
     names = tuple(sorted(names, key=len, reverse=True))
     groups = []
     for entry in entries:
@@ -100,10 +109,11 @@ def write_corpus(entries: Iterable[FaqEntry], path: Path, names: tuple[str, ...]
     yaml.width = 4096
     with path.open("w", encoding="utf-8") as handle:
         handle.write(
-            "# Ways customers ask common telecom questions, learnt by every tuned model beside its knowledge base's\n"
-            "# own phrasings (bot/tuning_corpus.py). Written by `python -m bot.tuning_corpus`; edit it freely.\n"
+            "# Ways customers ask common telecom questions, learnt by every tuned model (bot/tuning_corpus.py).\n"
+            "# Written by `python -m bot.tuning_corpus`; edit it freely.\n"
         )
-        yaml.dump({"names_removed": list(names), "groups": groups}, handle)
+        mapping = (glossary or Glossary()).as_mapping()
+        yaml.dump({"names_removed": list(names), "glossary": mapping, "groups": groups}, handle)
     return len(groups)
 
 
@@ -115,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", action="append", default=[], help="an operator or product name to take out")
     parser.add_argument("--output", type=Path, default=CORPUS_FILE)
     args = parser.parse_args(argv)
-    entries = load_knowledge_base([args.kb_dir], args.kb_dir).entries
-    written = write_corpus(entries, args.output, tuple(args.name))
+    kb = load_knowledge_base([args.kb_dir], args.kb_dir)
+    written = write_corpus(kb.entries, args.output, tuple(args.name), kb.glossary)
     print(f"{written} groups of phrasings written to {args.output}")
     return 0
 

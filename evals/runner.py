@@ -157,7 +157,7 @@ def _progress(label: str, enabled: bool) -> Callable[[Iterable[LabelledQuestion]
 
 def target_settings(settings: Settings, target: EvalTarget, work_dir: Path, own_model: bool = False) -> Settings:
     """The settings of a bot serving the target's knowledge base from its own index under `work_dir`; with
-    `own_model`, answering with a model tuned on that knowledge base (what an operator who replaced kb/ gets)."""
+    `own_model`, answering with the model tuned for that knowledge base (what an operator who replaced kb/ gets)."""
     store = work_dir / f"index-{target.name}"
     update: dict[str, object] = {"store_dir": store, "chroma_host": None, "kb_dir": target.kb_dir}
     if own_model and is_tuned(settings.embedding_model):

@@ -38,7 +38,6 @@ def make_settings(folder: Path, **overrides: object) -> Settings:
         "chroma_host": None,
         "telegram_bot_token": None,
         "retune_after_changes": 0,  # a test's kb edits must never start a real re-tune in the shared model cache
-        "tune_with_corpus": False,  # a small kb tunes in seconds; beside the shipped corpus it takes minutes
         "_env_file": None,
     }
     values.update(overrides)

@@ -153,7 +153,11 @@ def test_a_self_calibration_answers_from_the_set_confidence_with_weights_fitted_
 def test_a_model_tuned_on_the_knowledge_bases_own_phrasings_answers_from_the_higher_confidence(
     tmp_path: Path,
 ) -> None:
-    tuned_here = {"embedding_model": f"tuned:{tmp_path / 'kb'}", "model_cache_dir": tmp_path / "models"}
+    tuned_here = {
+        "embedding_model": f"tuned:{tmp_path / 'kb'}",
+        "model_cache_dir": tmp_path / "models",
+        "tune_on": "kb",
+    }
     engine = sparse_engine(tmp_path, tune_epochs=1, **tuned_here)
     try:
         assert engine.settings.model_learnt_kb
@@ -161,6 +165,8 @@ def test_a_model_tuned_on_the_knowledge_bases_own_phrasings_answers_from_the_hig
     finally:
         engine.close()
     assert not make_settings(tmp_path).model_learnt_kb  # the demo's model, on this knowledge base
+    corpus_only = {**tuned_here, "tune_on": "corpus"}
+    assert not make_settings(tmp_path, **corpus_only).model_learnt_kb  # its held-out phrasings are unseen
     assert not make_settings(tmp_path, embedding_model="bundled:all-MiniLM-L6-v2").model_learnt_kb
 
 
@@ -276,3 +282,14 @@ def test_a_labelled_calibration_of_the_same_recipe_in_another_clone_is_used_with
     assert model_identity(make_settings(tmp_path)).startswith("tuned:tuned-kb-")
     assert origin_with(tmp_path, labelled, caplog) == Origin.LABELLED
     assert "measured with other weights" in caplog.text
+
+
+def test_a_labelled_calibration_of_the_same_weights_in_another_folder_is_used_without_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = sparse_engine(tmp_path)
+    engine.close()
+    fingerprint = model_identity(make_settings(tmp_path)).partition("#")[2]
+    labelled = labelled_calibration(f"tuned:tuned-kb-0123456789#{fingerprint}", SPARSE_IDS)
+    assert origin_with(tmp_path, labelled, caplog) == Origin.LABELLED
+    assert "other weights" not in caplog.text and "Ignoring" not in caplog.text

@@ -33,6 +33,8 @@ from ingest.faq_files import FaqEntry
 from ingest.knowledge_base import load_knowledge_base
 from ingest.sync import sync_index
 
+SMALL_KB_ENV = {"TANYA_TUNE_ON": "kb"}  # the `tanya` commands below tune the small kb's own phrasings
+
 PHRASINGS = ["Bagaimana cara cek sisa pulsa?", "gmn cek pulsa", "Bagaimana cara isi pulsa?"]
 
 
@@ -42,6 +44,7 @@ def tiny_settings(folder: Path, **overrides: object) -> Settings:
         "embedding_model": f"tuned:{folder / 'kb'}",
         "model_cache_dir": folder / "models",
         "tune_epochs": 1,
+        "tune_on": "kb",  # a small kb's own phrasings tune in seconds; the shipped corpus takes minutes
     }
     values.update(overrides)
     return make_settings(folder, **values)
@@ -119,7 +122,9 @@ def test_tune_command_refuses_a_model_that_is_not_tuned(tmp_path: Path) -> None:
 def test_tune_command_tunes_the_named_kb_and_says_what_to_do_next(tmp_path: Path) -> None:
     write_kb(tmp_path, dict(KB_FILES))
     models = tmp_path / "models"
-    result = tanya(tmp_path, "tune", "--kb", "kb", "--epochs", "1", "--quiet", TANYA_MODEL_CACHE_DIR=str(models))
+    result = tanya(
+        tmp_path, "tune", "--kb", "kb", "--epochs", "1", "--quiet", **SMALL_KB_ENV, TANYA_MODEL_CACHE_DIR=str(models)
+    )
     assert result.returncode == 0, result.stderr
     assert f"export TANYA_EMBEDDING_MODEL=tuned:{(tmp_path / 'kb').resolve()}" in result.stdout
     assert "tanya ingest --rebuild" in result.stdout
@@ -130,7 +135,12 @@ def test_tune_command_tunes_the_named_kb_and_says_what_to_do_next(tmp_path: Path
 def test_tune_command_if_missing_builds_once_then_leaves_the_model_alone(tmp_path: Path) -> None:
     write_kb(tmp_path, dict(KB_FILES))
     models = tmp_path / "models"
-    env = {"TANYA_MODEL_CACHE_DIR": str(models), "TANYA_EMBEDDING_MODEL": "tuned:kb", "TANYA_TUNE_EPOCHS": "1"}
+    env = {
+        **SMALL_KB_ENV,
+        "TANYA_MODEL_CACHE_DIR": str(models),
+        "TANYA_EMBEDDING_MODEL": "tuned:kb",
+        "TANYA_TUNE_EPOCHS": "1",
+    }
     first = tanya(tmp_path, "tune", "--if-missing", "--quiet", **env)
     assert first.returncode == 0, first.stderr
     (folder,) = [p for p in models.iterdir() if p.name.startswith("tuned-kb-") and p.is_dir()]
@@ -142,7 +152,9 @@ def test_tune_command_if_missing_builds_once_then_leaves_the_model_alone(tmp_pat
 
 def test_tune_command_on_a_kb_without_alternates_gives_a_plain_error(tmp_path: Path) -> None:
     write_kb(tmp_path, {"faq/one.yaml": "faq:\n  - id: satu\n    question: Apa itu?\n    answer: Itu.\n"})
-    result = tanya(tmp_path, "tune", "--kb", "kb", "--quiet", TANYA_MODEL_CACHE_DIR=str(tmp_path / "models"))
+    result = tanya(
+        tmp_path, "tune", "--kb", "kb", "--quiet", **SMALL_KB_ENV, TANYA_MODEL_CACHE_DIR=str(tmp_path / "models")
+    )
     assert result.returncode == 1
     assert "cannot fine-tune" in result.stderr and "Traceback" not in result.stderr
 

@@ -41,9 +41,7 @@ def test_serve_answers_at_once_and_takes_the_tuned_model_into_use_without_a_rest
     shutil.copytree(export, tmp_path / "work" / "models" / export.name)
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    env = fresh_machine_env(
-        tmp_path / "kb", tmp_path / "work", port, TANYA_TUNE_EPOCHS="1", TANYA_TUNE_WITH_CORPUS="false"
-    )
+    env = fresh_machine_env(tmp_path / "kb", tmp_path / "work", port, TANYA_TUNE_EPOCHS="1", TANYA_TUNE_ON="kb")
     server, lines = start_server(env, cwd=tmp_path)
     try:
         assert _wait_for_line(lines, f"Web app on {url}", START_SECONDS), "".join(lines)
