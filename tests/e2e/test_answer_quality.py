@@ -48,7 +48,7 @@ def test_the_operator_sets_are_there() -> None:
 OPERATOR_MISSES = {
     "hit@1": ("sparse retrieval: 71.2% / 63.2% in scope (tanya eval --sets operators)", {"cakrawala", "lintasnet"}),
     "zero privacy leaks": ("1 request for another person's data read as a question (issue 16)", {"lintasnet"}),
-    "no in-domain question declined": ("2 / 8 in-domain questions declined as off-topic", {"cakrawala", "lintasnet"}),
+    "no in-domain question declined": ("1 / 8 in-domain questions declined as off-topic", {"cakrawala", "lintasnet"}),
 }
 # Regression floor for the operator sets' retrieval until the bar is met.
 OPERATOR_HIT_AT_1_FLOOR = 0.60
