@@ -237,7 +237,8 @@ def command_tune(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise CliError(f"cannot fine-tune: {error}") from None
     print(
-        f"Fine-tuned {settings.tune_base_model} on {args.kb or settings.embedding_model.removeprefix(TUNED_PREFIX)}: {folder}"
+        f"Fine-tuned {settings.tune_base_model} for {args.kb or settings.embedding_model.removeprefix(TUNED_PREFIX)} "
+        f"(learning {settings.tune_on.value}): {folder}"
     )
     if args.kb:
         print(f"Use it with: export TANYA_EMBEDDING_MODEL={TUNED_PREFIX}{Path(args.kb).resolve()}")
@@ -301,11 +302,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=command_eval)
 
-    tune = commands.add_parser("tune", help="fine-tune the embedding model on the knowledge base's own phrasings")
-    tune.add_argument(
-        "--kb", metavar="DIR", help="knowledge base to tune on (default: the one TANYA_EMBEDDING_MODEL names)"
+    tune = commands.add_parser(
+        "tune", help="fine-tune the embedding model (on the shipped corpus, or also the kb's phrasings: TANYA_TUNE_ON)"
     )
-    tune.add_argument("--epochs", type=int, help="passes over the phrasings (default TANYA_TUNE_EPOCHS, 4)")
+    tune.add_argument(
+        "--kb", metavar="DIR", help="knowledge base to tune for (default: the one TANYA_EMBEDDING_MODEL names)"
+    )
+    tune.add_argument("--epochs", type=int, help="passes over the phrasings (default TANYA_TUNE_EPOCHS, 3)")
     tune.add_argument("--quiet", action="store_true", help="no progress bar")
     tune.add_argument(
         "--if-missing", action="store_true", help="only build the model when it has not been built yet (make test)"
