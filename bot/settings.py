@@ -32,6 +32,10 @@ class TuningData(StrEnum):
     def learns_kb(self) -> bool:
         return self is not TuningData.CORPUS
 
+    @property
+    def learns_corpus(self) -> bool:
+        return self is not TuningData.KB
+
 
 class Settings(BaseSettings):
     """Every knob of Tanya, each with its environment variable `TANYA_<NAME>`."""

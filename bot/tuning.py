@@ -57,7 +57,7 @@ def _first_generation_folder(settings: Settings) -> Path:
     name."""
     kb_dir = tuned_kb_dir(settings.embedding_model)
     learns = settings.tune_on.value
-    if settings.tune_corpus_file is not None and settings.tune_on is not TuningData.KB:
+    if settings.tune_corpus_file is not None and settings.tune_on.learns_corpus:
         learns += f"|{settings.tune_corpus_file.resolve()}"
     digest = hashlib.sha256(f"{kb_dir}|{settings.tune_base_model}|{RECIPE}|{learns}".encode()).hexdigest()[:10]
     return settings.model_cache_dir / f"tuned-{kb_dir.name}-{digest}"
@@ -271,7 +271,7 @@ def _build(settings: Settings, progress: Progress | None) -> Path:
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     started = time.monotonic()
-    own = kb.entries if settings.tune_on.learns_kb else []
+    own = learnt_entries(settings, kb)
     corpus = corpus_to_learn(settings, own)
     # Learnt alone, the corpus folds its slang with its own glossary, so its model is the same for every kb.
     normalizer = TextNormalizer(kb.glossary if own else tuning_corpus(settings).glossary)
@@ -316,10 +316,15 @@ _LEARNT = {
 }
 
 
+def learnt_entries(settings: Settings, kb: KnowledgeBase) -> list[FaqEntry]:
+    """The knowledge base's FAQ entries the settings' model learns (none when it learns the corpus alone)."""
+    return kb.entries if settings.tune_on.learns_kb else []
+
+
 def corpus_to_learn(settings: Settings, entries: list[FaqEntry]) -> list[FaqEntry]:
-    """The groups of the shipped tuning corpus the settings' model learns beside the knowledge base's `entries`
-    (those it learns too)."""
-    if settings.tune_on is TuningData.KB:
+    """The groups of the settings' tuning corpus their model learns beside the knowledge base's `entries` (those
+    it learns too)."""
+    if not settings.tune_on.learns_corpus:
         return []
     return tuning_corpus(settings).beside(entries)
 
@@ -361,16 +366,15 @@ def entry_phrasings(entries: list[FaqEntry], normalizer: TextNormalizer) -> dict
 
 
 def changed_entries(settings: Settings, kb: KnowledgeBase) -> int | None:
-    """How many FAQ entries of `kb` had their phrasings added, changed or deleted since the settings' model was
-    tuned (0 for a model that did not learn them); None when its manifest predates this count (or there is no
-    tuned model)."""
+    """How many of the FAQ entries the settings' model learns from `kb` had their phrasings added, changed or
+    deleted since it was tuned (always 0 for a model that learns the corpus alone: editors' phrasings reach the
+    index, not the weights); None when its manifest predates this count (or there is no tuned model)."""
     manifest = read_manifest(tuned_model_folder(settings)) or {}
     recorded = manifest.get("phrasings")
     if not isinstance(recorded, dict):
         return None
-    if manifest.get("tune_on") == TuningData.CORPUS:
-        return 0  # the corpus does not change with kb/; editors' phrasings reach the index, not the weights
-    now = entry_phrasings(kb.entries, TextNormalizer(kb.glossary))
+    # The folder names what the model learns, so its manifest recorded the entries these settings learn.
+    now = entry_phrasings(learnt_entries(settings, kb), TextNormalizer(kb.glossary))
     return sum(1 for entry in recorded.keys() | now.keys() if recorded.get(entry) != now.get(entry))
 
 
