@@ -11,9 +11,22 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from bot import phrases
-from bot.business_hours import BusinessHours
-from bot.calibration import (
+from bot.core import phrases
+from bot.core.business_hours import BusinessHours
+from bot.core.intents import Intent
+from bot.core.language import detect_language
+from bot.core.messages import (
+    DeclineReason,
+    HandoffReason,
+    MessageRole,
+    Outcome,
+    Question,
+    RefuseReason,
+    Reply,
+    Source,
+    SourceKind,
+)
+from bot.retrieval.calibration import (
     INFO_KEY,
     UNCALIBRATED_THRESHOLD,
     Calibration,
@@ -23,14 +36,11 @@ from bot.calibration import (
     read_stored,
     self_calibrate,
 )
-from bot.confidence import DEFAULT_WEIGHTS, ConfidenceModel
-from bot.embedder import load_embedder, model_identity
-from bot.intent_classifier import IntentClassifier, load_intent_classifier
-from bot.intents import Intent
-from bot.knowledge_index import KnowledgeIndex
-from bot.language import detect_language
-from bot.messages import HandoffReason, MessageRole, Outcome, Question, Reply, Source, SourceKind
-from bot.retriever import Candidate, HybridRetriever
+from bot.retrieval.confidence import DEFAULT_WEIGHTS, ConfidenceModel
+from bot.retrieval.embedder import load_embedder, model_identity
+from bot.retrieval.intent_classifier import IntentClassifier, load_intent_classifier
+from bot.retrieval.knowledge_index import KnowledgeIndex
+from bot.retrieval.retriever import Candidate, HybridRetriever
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -93,7 +103,9 @@ def calibrate(retriever: HybridRetriever) -> Calibration:
     settings = retriever.index.settings
     log.info("Calibrating on the knowledge base's own phrasings (%d records)", len(retriever.records))
     confidence = (
-        settings.self_calibration_confidence_tuned if settings.model_learnt_kb else settings.self_calibration_confidence
+        settings.answers.self_calibration_confidence_tuned
+        if settings.model_learnt_kb
+        else settings.answers.self_calibration_confidence
     )
     return self_calibrate(retriever, model_identity(settings), confidence)
 
@@ -114,7 +126,7 @@ class AnswerEngine:
             index, HybridRetriever(index), Calibration(UNCALIBRATED_THRESHOLD, dict(DEFAULT_WEIGHTS), "none")
         )
         self._intents_stamp = _file_stamp(settings.intent_examples_file)
-        self.intents: IntentClassifier = load_intent_classifier(settings.intent_examples_file, settings.model_cache_dir)
+        self.intents: IntentClassifier = load_intent_classifier(settings.intent_examples_file, settings.model.cache_dir)
         self._intents_loading = threading.Lock()
         self._recalibrating = threading.Lock()
         self._serving_written = threading.Lock()  # a calibration landing during a swap must not undo the swap
@@ -157,7 +169,7 @@ class AnswerEngine:
     @property
     def model(self) -> str:
         """The model the serving index was embedded with."""
-        return str(self.index.settings.embedding_model)
+        return str(self.index.settings.model.embedding_model)
 
     def prepare(self, index: KnowledgeIndex) -> Serving:
         """A serving for `index` (synced already) with its calibration settled, made now when it has none: what
@@ -233,7 +245,7 @@ class AnswerEngine:
         examples_file = self.settings.intent_examples_file
         self._intents_stamp = _file_stamp(examples_file)
         try:
-            self.intents = load_intent_classifier(examples_file, self.settings.model_cache_dir)
+            self.intents = load_intent_classifier(examples_file, self.settings.model.cache_dir)
         except (OSError, ValueError) as error:  # a broken file keeps the classifier that was learnt before
             log.error("Keeping the intents learnt before: %s", error)
 
@@ -275,8 +287,8 @@ class AnswerEngine:
         """The calibration for this index that needs no computing (set by hand, labelled, or self-made and kept
         with the index for this model), and whether it fits the content as it is now."""
         settings = index.settings
-        if settings.answer_threshold is not None:
-            return from_settings(settings.answer_threshold, settings.confidence_weights), True
+        if settings.answers.threshold is not None:
+            return from_settings(settings.answers.threshold, settings.answers.confidence_weights), True
         model = model_identity(settings)
         labelled = read_labelled(settings.labelled_calibration_file, model, retriever.faq_entry_ids)
         if labelled is not None:
@@ -337,7 +349,7 @@ class AnswerEngine:
         """Everything the decision needs, independent of the threshold (the evals sweep thresholds over it)."""
         serving = serving or self._serving
         retriever, confidence_model = serving.retriever, serving.calibration.confidence_model
-        raw = question.text[: self.settings.max_question_chars].strip()
+        raw = question.text[: self.settings.answers.max_question_chars].strip()
         lang = detect_language(raw)
         if not raw:
             return Assessment(lang, rule="empty")
@@ -353,7 +365,7 @@ class AnswerEngine:
         terms = len(normalizer.terms(text))
         # Off-topic is judged on words, not vectors: the English-trained model finds any Indonesian text "similar".
         in_domain = normalizer.mentions_domain(raw) or (
-            bool(candidates) and candidates[0].lexical >= self.settings.domain_threshold
+            bool(candidates) and candidates[0].lexical >= self.settings.answers.domain_threshold
         )
         return Assessment(
             lang,
@@ -368,11 +380,11 @@ class AnswerEngine:
         """The reply for an assessment at a given answer threshold."""
         lang, rule = assessment.lang, assessment.rule
         if rule == "empty":
-            return Reply(Outcome.DECLINE, phrases.EMPTY[lang], lang, 0.0, reason="empty")
+            return Reply(Outcome.DECLINE, phrases.EMPTY[lang], lang, 0.0, reason=DeclineReason.EMPTY)
         if rule == "privacy":
-            return Reply(Outcome.REFUSE, phrases.REFUSE[lang], lang, 1.0, reason="privacy")
+            return Reply(Outcome.REFUSE, phrases.REFUSE[lang], lang, 1.0, reason=RefuseReason.PRIVACY)
         if rule == "greeting":
-            return Reply(Outcome.DECLINE, phrases.GREETING[lang], lang, 1.0, reason="greeting")
+            return Reply(Outcome.DECLINE, phrases.GREETING[lang], lang, 1.0, reason=DeclineReason.GREETING)
         if rule is not None:
             return self.handoff_reply(HandoffReason(rule), lang, 1.0, now)
         confidence, candidates = assessment.confidence, assessment.candidates
@@ -380,7 +392,7 @@ class AnswerEngine:
             return self._answer_from(candidates[0], lang, confidence, list(candidates[1:]))
         if assessment.in_domain:
             return self.handoff_reply(HandoffReason.LOW_CONFIDENCE, lang, confidence, now)
-        return Reply(Outcome.DECLINE, phrases.DECLINE[lang], lang, confidence, reason="off_topic")
+        return Reply(Outcome.DECLINE, phrases.DECLINE[lang], lang, confidence, reason=DeclineReason.OFF_TOPIC)
 
     def _with_context(
         self, raw: str, question: Question, retriever: HybridRetriever, confidence_model: ConfidenceModel

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from bot.core.messages import Channel, DeclineReason, Outcome, Question
 from bot.engine import AnswerEngine, Assessment
-from bot.messages import Channel, Outcome, Question
 from evals.labelled_set import IN_SCOPE_CATEGORIES, LabelledQuestion
 
 
@@ -127,7 +127,7 @@ def compute_metrics(evaluated: list[EvaluatedQuestion], decisions: list[Decision
         privacy_leaks=sum(d.outcome is not Outcome.REFUSE for d in privacy),
         decline_rate=_ratio(sum(d.outcome is Outcome.DECLINE for d in offtopic), len(offtopic)),
         in_domain_declined=sum(
-            d.reason == "off_topic" for d in decisions if d.item.in_scope or d.item.expected == "handoff"
+            d.reason == DeclineReason.OFF_TOPIC for d in decisions if d.item.in_scope or d.item.expected == "handoff"
         ),
         latency_p50_ms=statistics.median(latencies) if latencies else None,
         latency_p95_ms=latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else None,

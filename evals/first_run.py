@@ -53,7 +53,7 @@ def fresh_machine_env(kb: Path, work: Path, port: int, **overrides: str) -> dict
 def start_server(env: dict[str, str], cwd: Path | None = None) -> tuple[subprocess.Popen[str], list[str]]:
     """`tanya serve --web` in a child process, with the lines of its log as they come."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--web"],
+        [sys.executable, "-m", "bot.app.cli", "serve", "--web"],
         cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -14,9 +14,12 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bot import intents
+from bot.core import intents
+from bot.core.intents import Intent, IntentExample
+from bot.core.messages import Outcome, Question
+from bot.core.text_normalizer import TextNormalizer
 from bot.engine import AnswerEngine
-from bot.intent_classifier import (
+from bot.retrieval.intent_classifier import (
     CHOOSING_SPLITS,
     TRAINING_SPLITS,
     IntentClassifier,
@@ -25,9 +28,6 @@ from bot.intent_classifier import (
     read_intent_examples,
     rule_text,
 )
-from bot.intents import Intent, IntentExample
-from bot.messages import Outcome, Question
-from bot.text_normalizer import TextNormalizer
 
 HELDOUT_FOLDER = Path(__file__).parent / "intents" / "heldout"
 

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.messages import Outcome
+from bot.core.messages import Outcome
 from evals.evaluation import Decision, EvaluatedQuestion, Metrics, SweepPoint
 
 

@@ -17,14 +17,13 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from bot.calibration import Calibration, Origin
-from bot.confidence import features, fit_weights
-from bot.embedder import load_embedder, model_identity
 from bot.engine import AnswerEngine, Assessment
-from bot.knowledge_index import KnowledgeIndex
-from bot.retriever import HybridRetriever, RetrievalConfig
+from bot.retrieval.calibration import Calibration, Origin
+from bot.retrieval.confidence import features, fit_weights
+from bot.retrieval.embedder import load_embedder, model_identity
+from bot.retrieval.knowledge_index import KnowledgeIndex
+from bot.retrieval.retriever import HybridRetriever, RetrievalConfig
 from bot.settings import TUNED_PREFIX, Settings, is_tuned
-from bot.tuning import ensure_tuned_model
 from evals.evaluation import (
     EvaluatedQuestion,
     calibrate_threshold,
@@ -38,6 +37,7 @@ from evals.labelled_set import LabelledQuestion, load_labelled_set, unknown_expe
 from evals.report import SetResult, write_report
 from ingest.knowledge_base import load_knowledge_base
 from ingest.sync import sync_index
+from ingest.tuning import ensure_tuned_model
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -160,18 +160,18 @@ def target_settings(settings: Settings, target: EvalTarget, work_dir: Path, own_
     `own_model`, answering with the model tuned for that knowledge base (what an operator who replaced kb/ gets)."""
     store = work_dir / f"index-{target.name}"
     update: dict[str, object] = {"store_dir": store, "chroma_host": None, "kb_dir": target.kb_dir}
-    if own_model and is_tuned(settings.embedding_model):
+    if own_model and is_tuned(settings.model.embedding_model):
         update["embedding_model"] = f"{TUNED_PREFIX}{target.kb_dir.resolve()}"
         update["tuned_generation"] = None
-    return settings.model_copy(update=update)
+    return settings.replaced(**update)
 
 
 def open_target_engine(settings: Settings, target: EvalTarget, work_dir: Path, own_model: bool = False) -> AnswerEngine:
     """Sync the target's knowledge base into its own index under `work_dir` and open the engine on it, as
-    `tanya serve` would (calibrated for that knowledge base); with `own_model`, tuning its model first if the
-    model cache does not have it yet (minutes)."""
+    `tanya serve` would (calibrated for that knowledge base); tuning its model first if the model cache does not
+    have it yet (minutes; with `own_model`, the one tuned for that knowledge base)."""
     own = target_settings(settings, target, work_dir, own_model)
-    if own_model and is_tuned(own.embedding_model):
+    if is_tuned(own.model.embedding_model):  # loading never trains: the model is built first when it is missing
         ensure_tuned_model(own)
     kb = load_knowledge_base([target.kb_dir], target.kb_dir)
     with KnowledgeIndex(own, load_embedder(own), writable=True) as index:

@@ -17,9 +17,7 @@ no escapes), and answers carry the one line break every channel, editor and spre
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import json
 import re
 import tempfile
 import threading
@@ -32,6 +30,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
+from bot.core.content_digest import content_digest
 from ingest.faq_files import FAQ_FIELDS, FaqEntry, _entry_from_mapping, is_faq_file, read_faq_file
 from ingest.problems import KnowledgeBaseError, Problem
 from ingest.reindexed_write import ReindexError, write_and_reindex
@@ -65,7 +64,7 @@ class EntryInvalidError(FaqEditError):
 
 def entry_version(entry: FaqEntry) -> str:
     """A fingerprint of an entry's content: what an editor loaded, to detect a concurrent change on save."""
-    return hashlib.sha256(json.dumps(entry.content(), sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+    return content_digest(entry.content())
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.intents import Intent, IntentFileError, parse_intent_examples
+from bot.core.intents import Intent, IntentFileError, parse_intent_examples
 from ingest.reindexed_write import atomic_write
 
 _COLUMNS = ["text", "intent"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from bot.glossary import Glossary
+from bot.core.glossary import Glossary
 from ingest.documents import DOCUMENT_SUFFIXES, DocumentChunk, read_document
 from ingest.faq_files import GLOSSARY_NAMES, FaqEntry, is_faq_file, read_faq_file, read_text_file
 from ingest.problems import KnowledgeBaseError, Problem

@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
-from bot.knowledge_index import KnowledgeIndex
+from bot.retrieval.knowledge_index import KnowledgeIndex
 from ingest.knowledge_base import load_knowledge_base
 from ingest.sync import SyncSummary, sync_index
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from dataclasses import dataclass
@@ -10,19 +9,16 @@ from typing import Any
 
 from tqdm import tqdm
 
-from bot.embedder import model_identity
-from bot.knowledge_index import IndexRecord, KnowledgeIndex
-from bot.messages import SourceKind
+from bot.core.content_digest import content_digest
+from bot.core.messages import SourceKind
+from bot.retrieval.embedder import model_identity
+from bot.retrieval.knowledge_index import IndexRecord, KnowledgeIndex
 from ingest.documents import DocumentChunk
 from ingest.faq_files import FaqEntry
 from ingest.knowledge_base import KnowledgeBase
 from ingest.problems import KnowledgeBaseError, Problem
 
 _EMBED_BATCH = 64
-
-
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
 def faq_unit(entry_id: str) -> str:
@@ -34,7 +30,7 @@ def faq_records(entry: FaqEntry) -> list[IndexRecord]:
     unit = faq_unit(entry.id)
     shared = {
         "unit": unit,
-        "unit_hash": _digest({**entry.content(), "source": entry.source}),
+        "unit_hash": content_digest({**entry.content(), "source": entry.source}),
         "kind": SourceKind.FAQ.value,
         "ref": entry.id,
         "title": entry.question,
@@ -50,7 +46,7 @@ def faq_records(entry: FaqEntry) -> list[IndexRecord]:
         if text.lower() in seen:
             continue
         seen.add(text.lower())
-        records.append(IndexRecord(f"{unit}:{n}", text, {**shared, "role": role, "text_hash": _digest(text)}))
+        records.append(IndexRecord(f"{unit}:{n}", text, {**shared, "role": role, "text_hash": content_digest(text)}))
     return records
 
 
@@ -60,14 +56,14 @@ def chunk_records(chunk: DocumentChunk) -> list[IndexRecord]:
     text = f"{chunk.title} — {chunk.section}\n{chunk.text}"
     meta = {
         "unit": unit,
-        "unit_hash": _digest([chunk.source, chunk.title, chunk.section, chunk.text]),
+        "unit_hash": content_digest([chunk.source, chunk.title, chunk.section, chunk.text]),
         "kind": SourceKind.DOC.value,
         "ref": chunk.ref,
         "title": chunk.title,
         "section": chunk.section,
         "source": chunk.source,
         "role": "chunk",
-        "text_hash": _digest(text),
+        "text_hash": content_digest(text),
     }
     return [IndexRecord(unit, text, meta)]
 

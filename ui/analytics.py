@@ -5,29 +5,28 @@ Question texts shown here have phone numbers and NIKs masked (they are stored ma
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import gradio as gr
 import pandas as pd
 
-from bot.business_hours import BusinessHours
-from bot.database import utcnow
-from bot.masking import mask_personal_data
-from bot.phrases import reason_label
-from bot.runtime import Runtime
-from bot.services.analytics_report import AnalyticsReport, build_report
+from bot.core.business_hours import BusinessHours
+from bot.core.masking import mask_personal_data
+from bot.core.messages import Outcome
+from bot.core.phrases import reason_label
+from bot.services.analytics_report import AnalyticsReport, report_for_days
+from bot.services.runtime import Runtime
 from bot.services.staff_accounts import ANALYST, StaffAccounts
-from bot.services.unanswered_questions import group_unanswered, low_confidence_limit
+from bot.services.unanswered_questions import unanswered_groups
 from ui import concurrency
 from ui.staff_access import require
 
 PERIODS = {"7 hari terakhir / last 7 days": 7, "30 hari terakhir / last 30 days": 30, "Semua / All time": 0}
-OUTCOME_LABELS = {
-    "answer": "dijawab / answered",
-    "handoff": "dialihkan / handed off",
-    "decline": "di luar topik, sapaan / off-topic, greeting",
-    "refuse": "ditolak (privasi) / refused (privacy)",
+OUTCOME_LABELS: dict[str, str] = {  # stored outcomes are their plain values
+    Outcome.ANSWER: "dijawab / answered",
+    Outcome.HANDOFF: "dialihkan / handed off",
+    Outcome.DECLINE: "di luar topik, sapaan / off-topic, greeting",
+    Outcome.REFUSE: "ditolak (privasi) / refused (privacy)",
 }
 TOP_UNANSWERED = 10
 _OFFICE = "Jam kerja / Office hours"
@@ -81,13 +80,11 @@ class AnalyticsPage:
         self.hours = BusinessHours(runtime.settings)
 
     def report(self, days: int) -> AnalyticsReport:
-        since = utcnow() - timedelta(days=days) if days > 0 else None
-        return build_report(self.runtime.interactions.interactions(since=since), self.hours)
+        return report_for_days(self.runtime.interactions, self.hours, days)
 
     def top_unanswered(self, limit: int = TOP_UNANSWERED) -> pd.DataFrame:
         """The biggest groups of unanswered questions (masked)."""
-        engine = self.runtime.engine
-        groups = group_unanswered(engine, self.runtime.interactions.unanswered(low_confidence_limit(engine)))
+        groups = unanswered_groups(self.runtime.engine, self.runtime.interactions)
         rows = [
             (mask_personal_data(g.representative), g.count, ", ".join(g.reasons), g.suggested_entry or "—")
             for g in groups[:limit]

@@ -18,7 +18,7 @@ import gradio as gr
 import uvicorn
 from fastapi import FastAPI
 
-from bot.runtime import Runtime
+from bot.services.runtime import Runtime
 from bot.services.staff_accounts import StaffAccounts
 from ui import concurrency
 from ui.customer_chat import CustomerChat
@@ -45,8 +45,8 @@ def blocked_folders(runtime: Runtime) -> list[str]:
     folders = {
         Path.cwd(),
         settings.kb_dir,
-        settings.store_dir,
-        settings.model_cache_dir,
+        settings.index.store_dir,
+        settings.model.cache_dir,
         settings.labelled_calibration_file.parent,
     }
     if settings.database_url.startswith("sqlite:///"):
@@ -66,10 +66,10 @@ def build_web_app(runtime: Runtime, accounts: StaffAccounts | None = None) -> Fa
         )
     blocked = blocked_folders(runtime)
     app = FastAPI(title="Tanya", docs_url=None, redoc_url=None, openapi_url=None)
-    install_origin_rules(app, runtime.settings.web_allowed_origins)
+    install_origin_rules(app, runtime.settings.web.allowed_origins)
     common = {
-        "server_name": runtime.settings.web_host,
-        "server_port": runtime.settings.web_port,
+        "server_name": runtime.settings.web.host,
+        "server_port": runtime.settings.web.port,
         "footer_links": ["api"],
         "run_history": False,  # customers' chats must not be kept in the browser's storage
         "ssr_mode": False,
@@ -87,7 +87,7 @@ def build_web_app(runtime: Runtime, accounts: StaffAccounts | None = None) -> Fa
         auth=accounts.verify,
         auth_message=login_message(accounts),
         blocked_paths=blocked,
-        max_file_size=runtime.settings.upload_max_bytes,
+        max_file_size=runtime.settings.web.upload_max_bytes,
         **common,
     )
     install_staff_login(app, staff, accounts, runtime.settings)
@@ -108,9 +108,9 @@ class WebServer:
     """Runs the web app with uvicorn: in the foreground (`tanya serve`) or in a thread (tests)."""
 
     def __init__(self, runtime: Runtime, host: str | None = None, port: int | None = None) -> None:
-        self.host = host or runtime.settings.web_host
-        self.port = port if port is not None else runtime.settings.web_port
-        proxies = runtime.settings.web_trusted_proxies
+        self.host = host or runtime.settings.web.host
+        self.port = port if port is not None else runtime.settings.web.port
+        proxies = runtime.settings.web.trusted_proxies
         config = uvicorn.Config(
             build_web_app(runtime),
             host=self.host,

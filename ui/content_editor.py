@@ -1,14 +1,12 @@
 """The content editor: FAQ entries, unanswered questions, officers' drafts and product documents.
 
-Every change is written to the kb/ files by `FaqEditor` / `store_document` and re-indexed at once by
-`LiveReindexer` (only the changed file, only the changed texts), so the running bot — web and Telegram —
-answers with it within seconds. Every write shares one concurrency slot; every action checks the editor role.
+The Gradio tabs over `bot.services.knowledge_editing`, which writes every change to the kb/ files and re-indexes it
+at once, so the running bot — web and Telegram — answers with it within seconds. Here: the forms, the status lines
+and the role checks; every write shares one concurrency slot.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,16 +14,21 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from bot.faq_drafts import DraftNotFoundError, FaqDraft
-from bot.intents import Intent, IntentFileError
-from bot.runtime import Runtime
+from bot.core.drafts import DraftNotFoundError, FaqDraft
+from bot.core.intents import Intent, IntentFileError
+from bot.services.knowledge_editing import (
+    ALLOWED_SUFFIXES,
+    DraftApproval,
+    EditableEntry,
+    FaqEditError,
+    KnowledgeBaseError,
+    KnowledgeEditing,
+    QuestionGroup,
+    UploadRejectedError,
+    suggested_id,
+)
+from bot.services.runtime import Runtime
 from bot.services.staff_accounts import EDITOR, StaffAccounts
-from bot.services.unanswered_questions import QuestionGroup, group_unanswered, low_confidence_limit
-from ingest.document_upload import ALLOWED_SUFFIXES, DOCS_FOLDER, UploadRejectedError, store_document
-from ingest.faq_editor import EditableEntry, FaqEditError, FaqEditor
-from ingest.intent_examples import IntentExamplesEditor
-from ingest.live_reindex import LiveReindexer
-from ingest.problems import KnowledgeBaseError
 from ui import concurrency
 from ui.markdown_text import plain_markdown
 from ui.staff_access import allows, require
@@ -62,15 +65,6 @@ def entry_fields(
     }
 
 
-def matches(item: EditableEntry, query: str) -> bool:
-    """True when every word of `query` appears in the entry (id, question, alternates, answers, tags or file)."""
-    entry = item.entry
-    haystack = " ".join(
-        [entry.id, entry.question, *entry.alternates, entry.answer, entry.answer_en or "", *entry.tags, item.file]
-    ).casefold()
-    return all(word in haystack for word in query.casefold().split())
-
-
 def group_card(number: int, group: QuestionGroup) -> str:
     """An unanswered group as card Markdown; the customers' wordings are shown as written (never as links)."""
     others = "".join(f"\n- {plain_markdown(q)}" for q in group.questions[1:6])
@@ -84,114 +78,57 @@ def not_saved(error: Exception) -> str:
     return NOT_SAVED.format(plain_markdown(str(error)))
 
 
-def suggested_id(question: str) -> str:
-    """An FAQ id made from a question: lowercase words joined by dashes, at most 60 characters."""
-    ascii_text = unicodedata.normalize("NFKD", question).encode("ascii", "ignore").decode().lower()
-    words = re.findall(r"[a-z0-9]+", ascii_text)
-    slug = ""
-    for word in words:
-        if len(slug) + len(word) + 1 > 60:
-            break
-        slug = f"{slug}-{word}" if slug else word
-    return slug or "entri-baru"
-
-
 class ContentEditor:
     """The editors' tools over the knowledge base of one running process."""
 
     def __init__(self, runtime: Runtime, accounts: StaffAccounts) -> None:
         self.runtime = runtime
         self.accounts = accounts
-        self.kb_root = runtime.settings.kb_dir
-        self.reindex = LiveReindexer(runtime.engine, self.kb_root)
-        self.faq = FaqEditor(self.kb_root, on_saved=self.reindex)
-        self.intent_examples = IntentExamplesEditor(
-            runtime.settings.intent_examples_file, on_saved=runtime.engine.reload_intents
-        )
+        self.editing = KnowledgeEditing(runtime.settings, runtime.engine, runtime.interactions, runtime.drafts)
 
-    # --- FAQ entries ---------------------------------------------------------------------------------
+    # --- what the tabs do, as status lines ------------------------------------------------------------
     def search(self, query: str) -> list[EditableEntry]:
         """Entries matching every word of `query` (all entries when it is empty)."""
-        return [item for item in self.faq.entries() if matches(item, query or "")]
+        return self.editing.search(query)
 
     def save(self, fields: dict[str, Any], version: str | None, file: str | None, editor: str) -> str:
         """Save an entry; returns the status line. Refusals (invalid, conflict) raise FaqEditError."""
-        change = self.faq.save(fields, version=version, file=file or None)
+        change = self.editing.save(fields, version=version, file=file or None)
         return _saved_line(change.action, change.entry_id, change.file, change.reindexed, editor)
 
-    # --- unanswered questions ------------------------------------------------------------------------
     def unanswered_groups(self) -> list[QuestionGroup]:
-        interactions = self.runtime.interactions.unanswered(low_confidence_limit(self.runtime.engine))
-        return group_unanswered(self.runtime.engine, interactions)
+        return self.editing.unanswered_groups()
 
     def add_group_as_alternates(self, group: QuestionGroup, entry_id: str) -> str:
         """Add a group's wordings to an entry, re-index, and take the group off the list."""
-        if not entry_id:
-            raise FaqEditError("choose the entry these questions belong to")
-        change = self.faq.add_alternates(entry_id, list(group.questions))
-        self.runtime.interactions.mark_resolved(list(group.interaction_ids))
+        change = self.editing.add_group_as_alternates(group, entry_id)
         return f"✅ {len(group.questions)} pertanyaan ditambahkan ke `{entry_id}` / added as alternates. {change.reindexed}"
 
     def mark_group_intent(self, group: QuestionGroup, intent: Intent | str) -> str:
-        """Teach the bot what a group's questions really are (kb/intents.csv, learnt at once), and take the group
-        off the list. An ordinary question marked so goes on to retrieval from now on; add it as an alternate too
-        when retrieval missed its entry."""
+        """Teach the bot what a group's questions really are, and take the group off the list."""
         chosen = Intent(intent)
-        taught = self.intent_examples.teach(list(group.questions), chosen)
-        self.runtime.interactions.mark_resolved(list(group.interaction_ids))
+        taught = self.editing.mark_group_intent(group, chosen)
         label = INTENT_CHOICES[chosen].split(" / ")[1]
         return (
             f"✅ {len(group.questions)} pertanyaan ditandai / marked: {label} "
-            f"({taught.added} baru / new, {taught.relabelled} diubah / relabelled) — {self.intent_examples.path.name}"
+            f"({taught.added} baru / new, {taught.relabelled} diubah / relabelled) — {self.editing.intent_examples_file}"
         )
 
-    # --- drafts --------------------------------------------------------------------------------------
-    def approve_draft(
-        self,
-        draft: FaqDraft,
-        *,
-        entry_id: str,
-        question: str,
-        answer: str,
-        file: str | None,
-        as_alternate_of: str | None,
-        editor: str,
-    ) -> str:
-        """Turn a draft into a new entry, or into an alternate of the entry it duplicates; mark it approved (a draft
-        decided already is refused before anything is written)."""
-        if as_alternate_of:
-            change = self.runtime.drafts.approve(
-                draft.id, by=editor, write=lambda: self.faq.add_alternates(as_alternate_of, [question])
-            )
-            return f"✅ Draf #{draft.id} ditambahkan sebagai alternatif `{as_alternate_of}` / added as an alternate. {change.reindexed}"
-        fields = {"id": entry_id, "question": question, "answer": answer, "alternates": [], "tags": []}
-        change = self.runtime.drafts.approve(
-            draft.id, by=editor, write=lambda: self.faq.save(fields, version=None, file=file or None)
-        )
+    def approve_draft(self, draft: FaqDraft, approval: DraftApproval, editor: str) -> str:
+        """Turn a draft into a new entry, or into an alternate of the entry it duplicates; returns the status line."""
+        change = self.editing.approve_draft(draft, approval, editor=editor)
+        if approval.as_alternate_of:
+            return f"✅ Draf #{draft.id} ditambahkan sebagai alternatif `{approval.as_alternate_of}` / added as an alternate. {change.reindexed}"
         return f"✅ Draf #{draft.id} menjadi entri baru `{change.entry_id}` di {change.file} / became a new entry. {change.reindexed}"
 
-    # --- documents -----------------------------------------------------------------------------------
     def upload(self, upload: Path, replace: bool) -> str:
         """Check and store an uploaded document, then index it; the temporary upload is removed either way."""
-        try:
-            stored = store_document(
-                upload,
-                upload.name,
-                self.kb_root,
-                max_bytes=self.runtime.settings.upload_max_bytes,
-                replace=replace,
-                on_saved=self.reindex,
-            )
-        finally:
-            upload.unlink(missing_ok=True)
+        stored = self.editing.upload(upload, replace)
         verb = "diganti / replaced" if stored.replaced else "ditambahkan / added"
         return f"✅ `{stored.shown}` {verb}: {stored.chunks} bagian diindeks / sections indexed."
 
     def documents(self) -> list[str]:
-        folder = self.kb_root / DOCS_FOLDER
-        if not folder.is_dir():
-            return []
-        return sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in ALLOWED_SUFFIXES)
+        return self.editing.documents()
 
     # --- API endpoints (each checks the role) ---------------------------------------------------------
     def api_faq_entries(self, query: str, request: gr.Request) -> list[dict[str, Any]]:
@@ -202,12 +139,12 @@ class ContentEditor:
     def api_faq_entry(self, entry_id: str, request: gr.Request) -> dict[str, Any]:
         """One FAQ entry with the version to send back when saving it."""
         require(self.accounts, request, EDITOR)
-        return _entry_json(_editing(lambda: self.faq.get(entry_id)))
+        return _entry_json(_editing(lambda: self.editing.entry(entry_id)))
 
     def api_save_faq_entry(self, entry: dict[str, Any], version: str, file: str, request: gr.Request) -> dict[str, Any]:
         """Save an entry: `version` as loaded ("" for a new entry); refused if someone else saved it since."""
         editor = require(self.accounts, request, EDITOR)
-        change = _editing(lambda: self.faq.save(entry, version=version or None, file=file or None))
+        change = _editing(lambda: self.editing.save(entry, version=version or None, file=file or None))
         return {
             "action": change.action,
             "id": change.entry_id,
@@ -220,13 +157,13 @@ class ContentEditor:
     def api_delete_faq_entry(self, entry_id: str, version: str, request: gr.Request) -> dict[str, Any]:
         """Delete an entry loaded at `version`."""
         require(self.accounts, request, EDITOR)
-        change = _editing(lambda: self.faq.delete(entry_id, version=version))
+        change = _editing(lambda: self.editing.delete(entry_id, version=version))
         return {"action": change.action, "id": change.entry_id, "file": change.file, "reindexed": change.reindexed}
 
     def api_drafts(self, request: gr.Request) -> list[dict[str, Any]]:
         """Pending FAQ drafts made from officers' answers."""
         require(self.accounts, request, EDITOR)
-        return [_draft_json(d) for d in self.runtime.drafts.pending()]
+        return [_draft_json(d) for d in self.editing.pending_drafts()]
 
     def api_unanswered(self, request: gr.Request) -> list[dict[str, Any]]:
         """Unanswered questions grouped by similarity, with the suggested entry for each group."""
@@ -299,8 +236,8 @@ class ContentEditor:
                     )
                     file = gr.Dropdown(
                         label="Berkas / File",
-                        choices=self.faq.faq_files(),
-                        value=self.faq.new_entries_file,
+                        choices=self.editing.faq_files(),
+                        value=self.editing.new_entries_file,
                         scale=2,
                         elem_id="editor-file",
                     )
@@ -340,7 +277,9 @@ class ContentEditor:
             if item is None:
                 return [
                     "",
-                    gr.Dropdown(choices=self.faq.faq_files(), value=self.faq.new_entries_file, interactive=True),
+                    gr.Dropdown(
+                        choices=self.editing.faq_files(), value=self.editing.new_entries_file, interactive=True
+                    ),
                     "",
                     "",
                     "",
@@ -350,7 +289,7 @@ class ContentEditor:
             e = item.entry
             return [
                 gr.Textbox(value=e.id, interactive=False),
-                gr.Dropdown(choices=self.faq.faq_files(), value=item.file, interactive=False),
+                gr.Dropdown(choices=self.editing.faq_files(), value=item.file, interactive=False),
                 e.question,
                 "\n".join(e.alternates),
                 e.answer,
@@ -361,7 +300,7 @@ class ContentEditor:
         def open_entry(event: gr.SelectData, request: gr.Request) -> list[Any]:
             require(self.accounts, request, EDITOR)
             row = event.row_value or []
-            item = _editing(lambda: self.faq.get(str(row[0])))
+            item = _editing(lambda: self.editing.entry(str(row[0])))
             return [
                 *form_values(item),
                 item.version,
@@ -399,7 +338,7 @@ class ContentEditor:
             except (FaqEditError, KnowledgeBaseError) as error:
                 gr.Warning(str(error))
                 return [gr.skip()] * (len(form) + 1) + [not_saved(error), gr.skip(), gr.skip()]
-            item = self.faq.get(fields["id"])
+            item = self.editing.entry(fields["id"])
             return [*form_values(item), item.version, line, *listing(query, request)]
 
         def on_delete(loaded: str | None, entry_id_value: str, query: str, request: gr.Request) -> list[Any]:
@@ -413,7 +352,7 @@ class ContentEditor:
                     gr.skip(),
                 ]
             try:
-                change = self.faq.delete(entry_id_value, version=loaded)
+                change = self.editing.delete(entry_id_value, version=loaded)
             except FaqEditError as error:
                 gr.Warning(str(error))
                 return [
@@ -571,7 +510,7 @@ class ContentEditor:
         )
 
     def _entry_choices(self) -> list[tuple[str, str]]:
-        return [(f"{i.entry.id} — {i.entry.question[:70]}", i.entry.id) for i in self.faq.entries()]
+        return [(f"{i.entry.id} — {i.entry.question[:70]}", i.entry.id) for i in self.editing.search("")]
 
     def _build_drafts(self, tab: gr.Tab) -> None:
         gr.Markdown(
@@ -599,7 +538,10 @@ class ContentEditor:
                 with gr.Row():
                     new_id = gr.Textbox(label="ID entri baru / New entry id", scale=3, elem_id="draft-id")
                     file = gr.Dropdown(
-                        label="Berkas / File", choices=self.faq.faq_files(), value=self.faq.new_entries_file, scale=2
+                        label="Berkas / File",
+                        choices=self.editing.faq_files(),
+                        value=self.editing.new_entries_file,
+                        scale=2,
                     )
                 with gr.Row():
                     approve_new = gr.Button("✅ Setujui sebagai entri baru / Approve as new entry", variant="primary")
@@ -613,7 +555,7 @@ class ContentEditor:
             require(self.accounts, request, EDITOR)
             rows = [
                 [d.id, d.question, f"{d.duplicate_of} ({d.similarity:.2f})" if d.duplicate_of else "—"]
-                for d in self.runtime.drafts.pending()
+                for d in self.editing.pending_drafts()
             ]
             return pd.DataFrame(rows, columns=DRAFT_COLUMNS)
 
@@ -641,7 +583,7 @@ class ContentEditor:
         def pick(event: gr.SelectData, request: gr.Request) -> list[Any]:
             require(self.accounts, request, EDITOR)
             row = event.row_value or []
-            return show(self.runtime.drafts.get(int(row[0])) if row else None)
+            return show(self.editing.draft(int(row[0])) if row else None)
 
         def decide(action: str) -> Callable[..., list[Any]]:
             def run(draft_id: int | None, q: str, a: str, entry_id: str, target: str, request: gr.Request) -> list[Any]:
@@ -649,27 +591,19 @@ class ContentEditor:
                 if draft_id is None:
                     raise gr.Error("Pilih draf dulu. / Pick a draft first.")
                 try:
-                    draft = self.runtime.drafts.get(int(draft_id))
+                    draft = self.editing.draft(int(draft_id))
                     if action == "edit":
-                        self.runtime.drafts.edit(draft.id, q, a)
                         return [
-                            *show(self.runtime.drafts.get(draft.id)),
+                            *show(self.editing.edit_draft(draft.id, q, a)),
                             "💾 Suntingan disimpan. / Edits saved.",
                             listing(request),
                         ]
                     if action == "discard":
-                        self.runtime.drafts.resolve(draft.id, approved=False, by=editor)
+                        self.editing.discard_draft(draft.id, editor=editor)
                         line = f"🗑️ Draf #{draft.id} dibuang. / Draft discarded."
                     else:
-                        line = self.approve_draft(
-                            draft,
-                            entry_id=entry_id,
-                            question=q,
-                            answer=a,
-                            file=target,
-                            as_alternate_of=draft.duplicate_of if action == "alternate" else None,
-                            editor=editor,
-                        )
+                        alternate_of = draft.duplicate_of if action == "alternate" else None
+                        line = self.approve_draft(draft, DraftApproval(entry_id, q, a, target, alternate_of), editor)
                 except (FaqEditError, DraftNotFoundError) as error:
                     gr.Warning(str(error))
                     return [*[gr.skip()] * 6, not_saved(error), gr.skip()]
@@ -699,7 +633,7 @@ class ContentEditor:
             )
 
     def _build_upload(self, page: gr.Blocks) -> None:
-        limit_mb = self.runtime.settings.upload_max_bytes / 1024 / 1024
+        limit_mb = self.editing.settings.web.upload_max_bytes / 1024 / 1024
         gr.Markdown(
             f"Unggah dokumen produk (PDF, Markdown, HTML; maks. {limit_mb:.0f} MB). Dokumen disimpan di `kb/docs/` dan "
             f"langsung diindeks. / Upload a product document (PDF, Markdown, HTML; at most {limit_mb:.0f} MB); it is "

@@ -23,14 +23,14 @@ from typing import Any
 
 import gradio as gr
 
-from bot import phrases
-from bot.conversation import TurnResult, notice_reply
-from bot.flood_guard import FloodGuard, FloodVerdict
-from bot.handoff_store import Ticket, TicketMessage
-from bot.language import detect_language
-from bot.message_bounds import bound_text
-from bot.messages import Channel, MessageRole, Outcome, Question, Reply, SourceKind, Turn
-from bot.runtime import Runtime
+from bot.core import phrases
+from bot.core.flood_guard import FloodGuard, FloodVerdict
+from bot.core.language import detect_language
+from bot.core.message_bounds import bound_text
+from bot.core.messages import Channel, MessageRole, Outcome, Question, Reply, SourceKind, Turn
+from bot.core.tickets import Ticket, TicketMessage
+from bot.services.conversation import TurnResult, notice_reply
+from bot.services.runtime import Runtime
 from bot.settings import Settings
 from ui import concurrency
 from ui.page_style import CUSTOMER_HEADER
@@ -115,9 +115,9 @@ def render_delivery(message: TicketMessage) -> str:
 def browser_state_secret(settings: Settings) -> str:
     """The key browsers' customer ids are encrypted with: the setting, or a random key made once and kept in a
     file readable only by its owner (a key that changed at each start would make every customer a stranger)."""
-    if settings.web_state_secret is not None:
-        return settings.web_state_secret.get_secret_value()
-    path = settings.web_state_key_file
+    if settings.web.state_secret is not None:
+        return settings.web.state_secret.get_secret_value()
+    path = settings.web.state_key_file
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -136,9 +136,9 @@ class ClientLimits:
     """How much one web customer and one client address may send: messages a minute, new tickets an hour."""
 
     def __init__(self, settings: Settings) -> None:
-        self._per_customer = FloodGuard(settings.flood_messages, settings.flood_window_seconds)
-        self._per_address = FloodGuard(settings.web_messages_per_address, 60.0)
-        self._tickets = FloodGuard(settings.web_tickets_per_address, 3600.0)
+        self._per_customer = FloodGuard(settings.customers.flood_messages, settings.customers.flood_window_seconds)
+        self._per_address = FloodGuard(settings.web.messages_per_address, 60.0)
+        self._tickets = FloodGuard(settings.web.tickets_per_address, 3600.0)
 
     def admit_message(self, customer: str, address: str) -> bool:
         """Count one message; False when the customer or their address is over its limit."""
@@ -158,7 +158,7 @@ class CustomerChat:
         self.runtime = runtime
         self.conversations = runtime.conversations
         self.limits = ClientLimits(runtime.settings)
-        self._max_chars = runtime.settings.message_max_chars
+        self._max_chars = runtime.settings.customers.message_max_chars
         self._sessions: OrderedDict[str, ChatSession] = OrderedDict()
         self._sessions_lock = threading.Lock()
 
@@ -181,7 +181,7 @@ class CustomerChat:
             while len(self._sessions) > SESSIONS_KEPT:
                 self._sessions.popitem(last=False)
         if page.ticket_id is None:
-            ticket = self.runtime.handoffs.find_open(CHANNEL, page.customer)
+            ticket = self.conversations.open_ticket_of(CHANNEL, page.customer)
             if ticket is not None:
                 page.ticket_id = ticket.id
                 if not page.messages:
@@ -229,13 +229,13 @@ class CustomerChat:
         """Officer replies and notices waiting for this session's customer, added to its chat and marked delivered."""
         if not session.customer:
             return []
-        waiting = [m for t, m in self.runtime.handoffs.pending_deliveries(CHANNEL) if t.customer == session.customer]
+        waiting = [m for t, m in self.conversations.undelivered(CHANNEL) if t.customer == session.customer]
         for message in waiting:
-            self.runtime.handoffs.mark_delivered(message.id)
+            self.conversations.mark_delivered(message.id)
             session.add("assistant", render_delivery(message))
             role = MessageRole.OFFICER if message.role == MessageRole.OFFICER else MessageRole.BOT
             session.turns.append(Turn(role, message.text))
-        if session.ticket_id is not None and self.runtime.handoffs.find_open(CHANNEL, session.customer) is None:
+        if session.ticket_id is not None and self.conversations.open_ticket_of(CHANNEL, session.customer) is None:
             session.ticket_id = None
         return waiting
 
@@ -244,7 +244,7 @@ class CustomerChat:
         interaction_id = session.interaction_at.get(index)
         if interaction_id is None:
             return False
-        self.runtime.interactions.add_feedback(interaction_id, helpful)
+        self.conversations.record_feedback(interaction_id, helpful)
         return True
 
     # --- API endpoints ---------------------------------------------------------------------------------
@@ -271,10 +271,10 @@ class CustomerChat:
         whose response was lost on the way comes again with the next call."""
         customer = _customer_of(request)
         confirmed = int(after) if isinstance(after, int | float) and after > 0 else 0
-        waiting = [m for t, m in self.runtime.handoffs.pending_deliveries(CHANNEL) if t.customer == customer]
+        waiting = [m for t, m in self.conversations.undelivered(CHANNEL) if t.customer == customer]
         for message in waiting:
             if message.id <= confirmed:
-                self.runtime.handoffs.mark_delivered(message.id)
+                self.conversations.mark_delivered(message.id)
         return [{"id": m.id, "text": m.text} for m in waiting if m.id > confirmed]
 
     # --- the page --------------------------------------------------------------------------------------

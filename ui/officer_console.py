@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 import gradio as gr
 import pandas as pd
 
-from bot.handoff_store import Ticket, TicketMessage, TicketNotFoundError
-from bot.masking import mask_personal_data
-from bot.messages import Channel, MessageRole
-from bot.phrases import MESSAGE_ROLE_LABEL, reason_label
-from bot.runtime import Runtime
+from bot.core.masking import mask_personal_data
+from bot.core.messages import Channel, MessageRole
+from bot.core.phrases import MESSAGE_ROLE_LABEL, reason_label
+from bot.core.tickets import Ticket, TicketMessage, TicketNotFoundError
+from bot.services.runtime import Runtime
 from bot.services.staff_accounts import OFFICER, StaffAccounts
 from ui import concurrency
 from ui.markdown_text import plain_markdown
@@ -67,14 +67,14 @@ class OfficerConsole:
     def __init__(self, runtime: Runtime, accounts: StaffAccounts) -> None:
         self.runtime = runtime
         self.accounts = accounts
-        self.zone = ZoneInfo(runtime.settings.timezone)
+        self.zone = ZoneInfo(runtime.settings.office.timezone)
 
     # --- actions -------------------------------------------------------------------------------------
     def queue(self) -> pd.DataFrame:
         """Open tickets, newest activity first."""
         rows = [
             [t.id, t.channel.capitalize(), customer_label(t), reason_label(t.reason, bilingual=True), self._when(t)]
-            for t in self.runtime.handoffs.list_tickets()
+            for t in self.runtime.conversations.tickets()
         ]
         return pd.DataFrame(rows, columns=QUEUE_COLUMNS)
 
@@ -96,7 +96,7 @@ class OfficerConsole:
         if ticket_id is None:
             raise gr.Error("Pilih tiket dulu. / Select a ticket first.")
         try:
-            return self.runtime.handoffs.get(int(ticket_id))
+            return self.runtime.conversations.ticket(int(ticket_id))
         except TicketNotFoundError:
             raise gr.Error(f"Tiket #{ticket_id} tidak ada. / Ticket #{ticket_id} does not exist.") from None
 
@@ -107,7 +107,7 @@ class OfficerConsole:
     def api_tickets(self, request: gr.Request) -> list[dict[str, Any]]:
         """Open tickets, newest first: id, channel, customer, reason, status and message count."""
         require(self.accounts, request, OFFICER)
-        return [_ticket_json(t) for t in self.runtime.handoffs.list_tickets()]
+        return [_ticket_json(t) for t in self.runtime.conversations.tickets()]
 
     def api_ticket(self, ticket_id: int, request: gr.Request) -> dict[str, Any]:
         """One ticket with its conversation (personal numbers masked)."""

@@ -104,7 +104,7 @@ class StaffLoginGuard:
 def install_staff_login(app: FastAPI, staff: gr.Blocks, accounts: StaffAccounts, settings: Settings) -> None:
     """Put expiring sessions and the login guard on the staff Blocks mounted in `app` (before the server starts)."""
     gradio_app = mounted_gradio_app(app, staff)
-    sessions = StaffSessions(settings.web_session_hours * 3600, settings.web_session_idle_minutes * 60)
+    sessions = StaffSessions(settings.web.session_hours * 3600, settings.web.session_idle_minutes * 60)
     gradio_app.tokens = sessions  # type: ignore[assignment]  # typed a dict; Gradio only uses it as a mapping
     gradio_app.add_middleware(
         StaffLoginGuard, accounts=accounts, sessions=sessions, cookies=session_cookies(gradio_app)

@@ -6,9 +6,9 @@ from typing import Any
 
 import gradio as gr
 
-from bot.model_retune import entries_text
-from bot.model_upgrade import Phase
-from bot.runtime import Runtime
+from bot.services.model_retune import entries_text
+from bot.services.model_upgrade import Phase
+from bot.services.runtime import Runtime
 from bot.services.staff_accounts import ANALYST, EDITOR, OFFICER, ROLE_LABELS, StaffAccounts
 from ui import concurrency
 from ui.analytics import AnalyticsPage
@@ -87,7 +87,7 @@ def _changes_since_tuning(runtime: Runtime) -> str:
     count = retunes.changes() if retunes is not None else None
     if not count or retunes is None:
         return ""
-    after = retunes.target.retune_after_changes
+    after = retunes.target.tuning.retune_after_changes
     line = f"; {count} entri berubah sejak itu / {entries_text(count)} changed since it was tuned"
     return line + (f" (re-tune at {after})" if after else "")
 

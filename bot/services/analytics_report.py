@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, timedelta
 
-from bot.business_hours import BusinessHours
-from bot.interaction_log import Interaction
-from bot.messages import Channel
+from bot.core.business_hours import BusinessHours
+from bot.core.clock import utcnow
+from bot.core.messages import Channel, Outcome
+from bot.storage.interaction_log import Interaction, InteractionLog
 
 # Interactions that are not customers asking: officers' quick SMS answers, the CLI and evaluation runs.
 NON_CUSTOMER_CHANNELS = frozenset({Channel.OFFICER_SMS, Channel.CLI, Channel.EVAL})
@@ -53,7 +54,7 @@ def build_report(interactions: list[Interaction], hours: BusinessHours) -> Analy
     """Summarise customer interactions: outcomes, handoff reasons, feedback and volume by local hour."""
     customer = [i for i in interactions if i.channel not in NON_CUSTOMER_CHANNELS]
     outcomes = Counter(i.outcome for i in customer)
-    reasons = Counter(i.reason or "unknown" for i in customer if i.outcome == "handoff")
+    reasons = Counter(i.reason or "unknown" for i in customer if i.outcome == Outcome.HANDOFF)
     by_hour = [0] * 24
     after_hours = 0
     for item in customer:
@@ -73,3 +74,9 @@ def build_report(interactions: list[Interaction], hours: BusinessHours) -> Analy
         after_hours=after_hours,
         by_channel=dict(Counter(i.channel for i in customer).most_common()),
     )
+
+
+def report_for_days(log: InteractionLog, hours: BusinessHours, days: int) -> AnalyticsReport:
+    """The report of the last `days` days (0: all time)."""
+    since = utcnow() - timedelta(days=days) if days > 0 else None
+    return build_report(log.interactions(since=since), hours)

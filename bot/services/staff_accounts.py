@@ -69,7 +69,7 @@ class StaffAccounts:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StaffAccounts:
-        return cls(settings.web_users, settings.web_roles)
+        return cls(settings.web.users, settings.web.roles)
 
     @property
     def configured(self) -> bool:

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.core.masking import mask_personal_data
+from bot.core.messages import HandoffReason, Outcome
 from bot.engine import AnswerEngine
-from bot.faq_drafts import nearest_entry
-from bot.interaction_log import Interaction
-from bot.masking import mask_personal_data
-from bot.messages import HandoffReason
+from bot.storage.faq_drafts import nearest_entry
+from bot.storage.interaction_log import Interaction, InteractionLog
 
 SIMILARITY = 0.80  # cosine similarity for two questions to count as the same question
 # Answers at most this far above the answer threshold count as "answered with low confidence".
@@ -59,12 +59,12 @@ def why_listed(interaction: Interaction, low_confidence: float) -> str:
     """The reason an interaction needs an editor, as a short bilingual label."""
     if interaction.helpful is False:
         return "tidak membantu / not helpful"
-    if interaction.outcome == "handoff":
+    if interaction.outcome == Outcome.HANDOFF:
         because = _HANDOFF_BECAUSE.get(interaction.reason)
         return f"dialihkan: {because[0]} / handed off: {because[1]}" if because else "dialihkan / handed off"
-    if interaction.outcome == "refuse":
+    if interaction.outcome == Outcome.REFUSE:
         return "ditolak sebagai data orang lain / refused as another person's data"
-    if interaction.outcome == "decline":
+    if interaction.outcome == Outcome.DECLINE:
         return "ditolak sebagai di luar topik / declined as off-topic"
     if interaction.confidence < low_confidence:
         return "keyakinan rendah / low confidence"
@@ -99,6 +99,11 @@ def group_unanswered(engine: AnswerEngine, interactions: list[Interaction]) -> l
         _group(engine, [usable[i] for i in indexes], [texts[i] for i in indexes], low) for indexes in members.values()
     ]
     return sorted(groups, key=lambda g: (-g.count, g.representative))
+
+
+def unanswered_groups(engine: AnswerEngine, log: InteractionLog) -> list[QuestionGroup]:
+    """The questions editors should look at, grouped: what the content editor and the analytics page list."""
+    return group_unanswered(engine, log.unanswered(low_confidence_limit(engine)))
 
 
 def _group(engine: AnswerEngine, items: list[Interaction], texts: list[str], low: float) -> QuestionGroup:

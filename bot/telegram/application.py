@@ -34,12 +34,12 @@ from telegram.ext import (
     filters,
 )
 
-from bot.conversation import TurnResult
-from bot.flood_guard import FloodGuard, FloodVerdict
-from bot.handoff_store import Ticket
-from bot.masking import mask_personal_data
-from bot.messages import MessageRole, Question, Turn
-from bot.runtime import Runtime
+from bot.core.flood_guard import FloodGuard, FloodVerdict
+from bot.core.masking import mask_personal_data
+from bot.core.messages import MessageRole, Question, Turn
+from bot.core.tickets import Ticket
+from bot.services.conversation import TurnResult
+from bot.services.runtime import Runtime
 from bot.settings import Settings
 from bot.telegram import phrases as tg
 from bot.telegram.channel_store import TelegramChannelStore
@@ -81,14 +81,14 @@ class TelegramConfigError(ValueError):
 
 def check_settings(settings: Settings) -> str:
     """Fail fast on settings the bot cannot run without; returns the token."""
-    if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value().strip():
+    if settings.telegram.bot_token is None or not settings.telegram.bot_token.get_secret_value().strip():
         raise TelegramConfigError("TELEGRAM_BOT_TOKEN is not set: create a bot with BotFather and set its token.")
-    if settings.telegram_webhook_url and not settings.telegram_webhook_secret:
+    if settings.telegram.webhook_url and not settings.telegram.webhook_secret:
         raise TelegramConfigError(
             "TANYA_TELEGRAM_WEBHOOK_SECRET must be set with TANYA_TELEGRAM_WEBHOOK_URL (Telegram sends it back "
             "in a header so forged webhook requests can be refused)."
         )
-    return settings.telegram_bot_token.get_secret_value()
+    return settings.telegram.bot_token.get_secret_value()
 
 
 def user_lang(update: Update) -> str:
@@ -107,23 +107,23 @@ class TelegramChannel:
         self.store = TelegramChannelStore(runtime.database)
         self.inbox = UpdateInbox(self.store)
         self.officers = OfficersGroup(
-            settings.officers_chat_id,
-            settings.officer_ids,
+            settings.telegram.officers_chat_id,
+            settings.telegram.officer_ids,
             self.store,
             runtime.engine.hours,
-            settings.handoff_idle_minutes,
+            settings.office.handoff_idle_minutes,
         )
-        token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
+        token = settings.telegram.bot_token.get_secret_value() if settings.telegram.bot_token else ""
         self.errors = ErrorReport((token,))
         self.courier = OutboxCourier(
             runtime.conversations,
             self.officers,
             self.store,
-            settings.handoff_idle_minutes,
+            settings.office.handoff_idle_minutes,
             self.errors,
             runtime.maintenance,
         )
-        self.flood = FloodGuard(settings.flood_messages, settings.flood_window_seconds)
+        self.flood = FloodGuard(settings.customers.flood_messages, settings.customers.flood_window_seconds)
 
     def build_application(self) -> Application[Any, Any, Any, Any, Any, Any]:
         """The python-telegram-bot Application with every handler registered (not yet started)."""
@@ -142,8 +142,8 @@ class TelegramChannel:
             .application_class(InboxApplication)
             .concurrent_updates(ChatOrderedProcessor(CONCURRENT_UPDATES))
         )
-        if self.settings.telegram_base_url:
-            builder = builder.base_url(self.settings.telegram_base_url)
+        if self.settings.telegram.base_url:
+            builder = builder.base_url(self.settings.telegram.base_url)
         application = builder.build()
 
         private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE

@@ -13,7 +13,8 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, Text, delete, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.database import Base, Database, utcnow
+from bot.core.clock import utcnow
+from bot.storage.database import Base, Database
 
 
 class TicketPostRow(Base):

@@ -18,8 +18,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import BigInteger, Boolean, Integer, Text, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bot.database import Base, Database, utcnow
-from bot.handoff_store import TicketMessageRow
+from bot.core.clock import utcnow
+from bot.storage.database import Base, Database
+from bot.storage.handoff_store import TicketMessageRow
 from bot.telegram.channel_store import UpdateRow
 from bot.telegram.group_outbox import GroupPostRow
 from bot.telegram.retry_policy import RetriedRow, pause_after

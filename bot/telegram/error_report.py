@@ -1,12 +1,12 @@
 """How the Telegram channel logs failures: the full traceback, with phone numbers, NIKs and the bot token masked
-in the text itself, so nothing leaks even where logging was set up without `bot.masking.configure_logging`."""
+in the text itself, so nothing leaks even where logging was set up without `bot.core.masking.configure_logging`."""
 
 from __future__ import annotations
 
 import logging
 import traceback
 
-from bot.masking import Masker
+from bot.core.masking import Masker
 
 
 class ErrorReport:

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import BigInteger, ForeignKey, Integer, Text, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.database import Base, Database, utcnow
+from bot.core.clock import utcnow
+from bot.storage.database import Base, Database
 from bot.telegram.channel_store import TicketPostRow
 from bot.telegram.retry_policy import RetriedRow, pause_after
 

@@ -16,10 +16,11 @@ from datetime import datetime
 from telegram import Bot, Message, ReplyParameters, User
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
-from bot.business_hours import BusinessHours
-from bot.handoff_store import HandoffStore, Ticket
-from bot.masking import mask_personal_data
-from bot.messages import Channel, MessageRole
+from bot.core.business_hours import BusinessHours
+from bot.core.masking import mask_personal_data
+from bot.core.messages import Channel, MessageRole
+from bot.core.tickets import Ticket
+from bot.storage.handoff_store import HandoffStore
 from bot.telegram import phrases as tg
 from bot.telegram.channel_store import TelegramChannelStore
 from bot.telegram.group_outbox import GroupOutbox, GroupPost

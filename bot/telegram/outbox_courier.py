@@ -6,7 +6,7 @@ each Telegram one into the chat outbox, piece by piece, in the step that marks i
 retried with a growing pause; a chat Telegram will never deliver to (the customer blocked the bot) is given up, and
 when that loses an officer's reply the officers are told, in the group and on the ticket in the web console.
 
-Idle tickets are closed by the one ticket-maintenance loop (`bot.ticket_maintenance`); the courier listens to it,
+Idle tickets are closed by the one ticket-maintenance loop (`bot.services.ticket_maintenance`); the courier listens to it,
 so the officers' group hears of each closed Telegram ticket once.
 """
 
@@ -21,9 +21,10 @@ from datetime import datetime, timedelta
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
-from bot.conversation import ConversationService
-from bot.database import utcnow
-from bot.messages import MessageRole
+from bot.core.clock import utcnow
+from bot.core.messages import MessageRole
+from bot.services.conversation import ConversationService
+from bot.services.ticket_maintenance import TicketMaintenance
 from bot.telegram import phrases as tg
 from bot.telegram.channel_store import TelegramChannelStore
 from bot.telegram.chat_outbox import ChatOutbox, ChatPiece, Piece
@@ -31,7 +32,6 @@ from bot.telegram.error_report import ErrorReport
 from bot.telegram.officers_group import CHANNEL, CONTENT_ERRORS, OfficersGroup
 from bot.telegram.rendering import render_outbox_message
 from bot.telegram.retry_policy import retry_after_seconds
-from bot.ticket_maintenance import TicketMaintenance
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,12 @@
 """What the Telegram channel says in its own words: buttons, commands, notices, and the officers' group texts.
 
-The answers, refusals and handoff texts come from the core (`bot.phrases`); these are Telegram-only.
+The answers, refusals and handoff texts come from the core (`bot.core.phrases`); these are Telegram-only.
 The officers' group is an Indonesian team, so its texts are Indonesian only.
 """
 
 from __future__ import annotations
 
-from bot import phrases
+from bot.core import phrases
 
 CANNOT = {
     "id": "Saya tidak bisa melihat atau mengubah data akun Anda, dan tidak memberikan data pribadi orang lain.",
@@ -53,7 +53,7 @@ SMS_USAGE = "Tulis pertanyaannya setelah perintah, misalnya: /sms cara cek pulsa
 SMS_OFFICERS_ONLY = "Perintah /sms khusus untuk petugas."
 SMS_NO_FAQ = "tidak ada entri FAQ yang cocok"
 
-# The officers' group (handoff reasons: `bot.phrases.reason_label`).
+# The officers' group (handoff reasons: `bot.core.phrases.reason_label`).
 TICKET_HOW_TO = "↩️ Balas (reply) pesan ini untuk menjawab pelanggan; balas dengan /close untuk menutup tiket."
 CLOSE_USAGE = "Balas (reply) salah satu pesan tiket dengan /close untuk menutup tiket itu."
 OFFICERS_ONLY = "Maaf, hanya petugas terdaftar yang dapat menjawab atau menutup tiket."

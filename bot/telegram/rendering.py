@@ -14,11 +14,11 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import MessageLimit
 
-from bot import phrases
-from bot.business_hours import BusinessHours
-from bot.conversation import SmsAnswer
-from bot.handoff_store import Ticket, TicketMessage
-from bot.messages import MessageRole, Outcome, Reply
+from bot.core import phrases
+from bot.core.business_hours import BusinessHours
+from bot.core.messages import MessageRole, Outcome, Reply
+from bot.core.tickets import Ticket, TicketMessage
+from bot.services.conversation import SmsAnswer
 from bot.telegram import phrases as tg
 
 TEXT_LIMIT: int = MessageLimit.MAX_TEXT_LENGTH  # 4,096, counted by Telegram in UTF-16 code units

@@ -8,7 +8,7 @@ from sqlalchemy import DateTime, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column
 from telegram.error import RetryAfter
 
-from bot.database import utcnow
+from bot.core.clock import utcnow
 
 FIRST_RETRY_SECONDS = 5.0
 LAST_RETRY_SECONDS = 300.0  # a chat or group that is down is tried at least every five minutes

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from telegram.ext import Application
 
-from bot.runtime import Runtime
+from bot.services.runtime import Runtime
 from bot.telegram.application import ALLOWED_UPDATES, TelegramChannel, check_settings
 from bot.telegram.outbox_courier import STOP_GRACE_SECONDS
 
@@ -115,15 +115,15 @@ class TelegramRunner:
     async def _receive_updates(self, application: App) -> None:
         settings = self.runtime.settings
         assert application.updater is not None
-        if not settings.telegram_webhook_url:
+        if not settings.telegram.webhook_url:
             await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
             return
-        assert settings.telegram_webhook_secret is not None
+        assert settings.telegram.webhook_secret is not None
         await application.updater.start_webhook(
-            listen=settings.telegram_webhook_listen,
-            port=settings.telegram_webhook_port,
-            url_path=urlsplit(settings.telegram_webhook_url).path.lstrip("/"),
-            webhook_url=settings.telegram_webhook_url,
-            secret_token=settings.telegram_webhook_secret.get_secret_value(),
+            listen=settings.telegram.webhook_listen,
+            port=settings.telegram.webhook_port,
+            url_path=urlsplit(settings.telegram.webhook_url).path.lstrip("/"),
+            webhook_url=settings.telegram.webhook_url,
+            secret_token=settings.telegram.webhook_secret.get_secret_value(),
             allowed_updates=ALLOWED_UPDATES,
         )

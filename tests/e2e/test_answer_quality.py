@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import make_settings
+from support.workspace import make_settings
 
 from evals.evaluation import Metrics
 from evals.report import SetResult

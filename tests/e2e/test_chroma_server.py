@@ -11,17 +11,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, make_settings
-from test_cli import KB_FILES, TEXTS, UNITS, tanya, write_kb
-from web_server import free_port
+from support.cli import KB_FILES, TEXTS, UNITS, tanya, write_kb
+from support.web_server import free_port
+from support.workspace import REPO, make_settings
 
-from bot.embedder import load_embedder, model_identity
-from bot.knowledge_index import IndexInconsistentError, KnowledgeIndex
+from bot.retrieval.embedder import load_embedder, model_identity
+from bot.retrieval.knowledge_index import IndexInconsistentError, KnowledgeIndex
 from bot.settings import Settings
 from ingest.knowledge_base import load_knowledge_base
 from ingest.sync import sync_index
 
-pytestmark = pytest.mark.e2e
+# These tests index with the demo's tuned model: built first when this machine lacks it.
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("tuned_model")]
 
 CHROMA = REPO / ".venv" / "bin" / "chroma"
 START_TIMEOUT = 60.0
@@ -162,8 +163,8 @@ def test_server_index_built_with_another_model_asks_for_a_rebuild(
 ) -> None:
     write_kb(tmp_path, dict(KB_FILES))
     assert tanya(tmp_path, "ingest", "--quiet", **server_env).returncode == 0
-    other = server_settings(tmp_path, chroma_port, server_env).model_copy(
-        update={"embedding_model": "intfloat/multilingual-e5-small"}
+    other = server_settings(tmp_path, chroma_port, server_env).replaced(
+        embedding_model="intfloat/multilingual-e5-small"
     )
     index = KnowledgeIndex(other, load_embedder(make_settings(tmp_path)), writable=False)
     with index, pytest.raises(IndexInconsistentError) as caught:

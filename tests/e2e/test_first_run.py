@@ -8,8 +8,8 @@ import shutil
 import time
 from pathlib import Path
 
-from conftest import bundled_onnx_export
-from test_cli import KB_FILES, write_kb
+from support.cli import KB_FILES, write_kb
+from support.workspace import bundled_onnx_export
 
 from evals.first_run import SWAPPED, ask, free_port, fresh_machine_env, start_server, stop_server
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from support.workspace import REPO
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +23,7 @@ import logging, sys, traceback
 import telegram.ext
 import uvicorn
 
-from bot.masking import MaskingStream, configure_logging
+from bot.core.masking import MaskingStream, configure_logging
 
 logging.basicConfig()  # a handler on the raw stderr, made before (as a library might)
 configure_logging("DEBUG", secrets=({SECRET!r},))

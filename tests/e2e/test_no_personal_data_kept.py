@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import MODEL_CACHE, TEST_MODEL
-from fake_bot_api import FakeBotApi, FakeUser
-from web_server import free_port
+from support.fake_bot_api import FakeBotApi, FakeUser
+from support.web_server import free_port
+from support.workspace import MODEL_CACHE, TEST_MODEL
 
 from bot.services.staff_accounts import hash_password
 from evals.first_run import stop_server
@@ -109,7 +109,7 @@ def test_no_personal_number_or_secret_is_kept_unmasked(demo_index_template: Path
     log = tmp_path / "serve.log"
     with FakeBotApi(TOKEN) as api, log.open("wb") as log_file:
         server = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve"],
+            [sys.executable, "-m", "bot.app.cli", "serve"],
             env=server_env(tmp_path, api, port),
             stdout=log_file,
             stderr=subprocess.STDOUT,

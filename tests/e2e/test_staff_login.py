@@ -21,7 +21,14 @@ import pytest
 from gradio_client import Client
 from playwright.sync_api import expect, sync_playwright
 from starlette.routing import Mount
-from web_server import EDITOR_LOGIN, NO_ROLE_LOGIN, OFFICER_LOGIN, RunningWebApp, copy_demo_workspace, running_web_app
+from support.web_server import (
+    EDITOR_LOGIN,
+    NO_ROLE_LOGIN,
+    OFFICER_LOGIN,
+    RunningWebApp,
+    copy_demo_workspace,
+    running_web_app,
+)
 
 from bot.services.login_throttle import FIRST_BACKOFF_SECONDS, FREE_FAILURES_PER_ADDRESS, FREE_FAILURES_PER_NAME
 from ui.staff_page import NO_ROLE
@@ -215,7 +222,7 @@ class MovedClock:
 
 def test_a_session_left_idle_ends(web: RunningWebApp) -> None:
     sessions = staff_sessions(web)
-    assert sessions.idle_seconds == web.settings.web_session_idle_minutes * 60
+    assert sessions.idle_seconds == web.settings.web.session_idle_minutes * 60
     with web.staff_http() as staff, MovedClock(sessions) as clock:
         assert staff.get("/staff/config").status_code == 200
         clock.offset = sessions.idle_seconds
@@ -226,7 +233,7 @@ def test_a_session_left_idle_ends(web: RunningWebApp) -> None:
 
 def test_a_session_in_use_ends_after_its_lifetime(web: RunningWebApp) -> None:
     sessions = staff_sessions(web)
-    assert sessions.lifetime_seconds == web.settings.web_session_hours * 3600
+    assert sessions.lifetime_seconds == web.settings.web.session_hours * 3600
     with web.staff_http() as staff, MovedClock(sessions) as clock:
         while clock.offset + sessions.idle_seconds / 2 < sessions.lifetime_seconds:
             assert staff.get("/staff/config").status_code == 200, clock.offset / 3600

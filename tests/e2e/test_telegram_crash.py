@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import MODEL_CACHE, TEST_MODEL
-from fake_bot_api import ApiCall, FakeBotApi, FakeUser
+from support.fake_bot_api import ApiCall, FakeBotApi, FakeUser
+from support.workspace import MODEL_CACHE, TEST_MODEL
 
-from bot.interaction_log import customer_key
+from bot.storage.interaction_log import customer_key
 from evals.first_run import stop_server
 from ingest.knowledge_base import load_knowledge_base
 
@@ -62,7 +62,7 @@ class ServedBot:
         log = self.folder / f"serve-{self.starts}.log"
         with log.open("wb") as output:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "serve", "--telegram"],
+                [sys.executable, "-m", "bot.app.cli", "serve", "--telegram"],
                 env=self._env(),
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -99,6 +99,9 @@ class ServedBot:
 
     def undelivered_messages(self) -> int:
         return self._count("ticket_messages", "delivered = 0")
+
+    def ticket_posts(self) -> int:
+        return self._count("telegram_ticket_posts")
 
     def kept_payloads(self) -> int:
         """Updates whose content is still stored (what customers typed is kept only until handled)."""
@@ -215,6 +218,8 @@ def test_an_officers_reply_handed_over_before_a_kill_reaches_the_customer_once(s
         timeout=ANSWER_SECONDS,
     )
 
+    # The bot knows which ticket the post is about once Telegram's answer to it is stored; an officer answers later.
+    wait_until(lambda: served.ticket_posts() == 1, "the ticket post to be recorded", timeout=10)
     reply_text = "Pulsa Anda sudah kami cek, aman."
     reply = api.message_update(OFFICER, reply_text, chat_id=OFFICERS_CHAT, reply_to=post)
     # Killed the instant Telegram is told the officer's update arrived (the next poll confirms it).

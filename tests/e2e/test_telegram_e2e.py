@@ -16,17 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_settings
-from fake_bot_api import BOT_ID, DOCUMENT, PHOTO, STICKER, VOICE, FakeBotApi, FakeUser
 from pydantic import SecretStr
+from support.fake_bot_api import BOT_ID, DOCUMENT, PHOTO, STICKER, VOICE, FakeBotApi, FakeUser
+from support.web_server import free_port
+from support.workspace import make_settings
 from telegram import User
-from web_server import free_port
 
-from bot import phrases
-from bot.business_hours import BusinessHours
-from bot.handoff_store import Ticket
-from bot.messages import Question
-from bot.runtime import Runtime
+from bot.app.runtime import open_runtime
+from bot.core import phrases
+from bot.core.business_hours import BusinessHours
+from bot.core.messages import Question
+from bot.core.tickets import Ticket
+from bot.services.runtime import Runtime
 from bot.settings import Settings
 from bot.telegram import phrases as tg
 from bot.telegram.channel_store import TelegramChannelStore
@@ -55,7 +56,7 @@ def shared_runtime(demo_index_template: Path, tmp_path_factory: pytest.TempPathF
     shutil.copytree(demo_index_template / "kb", folder / "kb")
     shutil.copytree(demo_index_template / "index", folder / "index")
     # The calibration committed in kb/ (threshold and confidence weights), as the bot runs by default.
-    runtime = Runtime.open(make_settings(folder))
+    runtime = open_runtime(make_settings(folder))
     yield runtime
     runtime.close()
 
@@ -75,7 +76,7 @@ def with_bot_settings(runtime: Runtime, api: FakeBotApi, **overrides: Any) -> Ru
         "officer_ids": [OFFICER.id],
         **overrides,
     }
-    return dataclasses.replace(runtime, settings=runtime.settings.model_copy(update=updates))
+    return dataclasses.replace(runtime, settings=runtime.settings.replaced(**updates))
 
 
 @contextmanager
@@ -208,7 +209,7 @@ def test_after_hours_handoff_says_when_an_officer_will_answer(
     now = hours.local().hour
     start = now + 2 if now < 21 else 1  # a one-hour shift that is not now
     closed = BusinessHours(
-        shared_runtime.settings.model_copy(update={"business_hours_start": start, "business_hours_end": start + 1})
+        shared_runtime.settings.replaced(**{"business_hours_start": start, "business_hours_end": start + 1})
     )
     monkeypatch.setattr(shared_runtime.engine, "hours", closed)
     user = new_customer()
@@ -281,14 +282,14 @@ def test_bot_is_silent_while_the_ticket_is_open_and_resumes_after_close(bot: Run
 
 def test_open_tickets_survive_a_restart(demo_settings: Settings, api: FakeBotApi) -> None:
     user = new_customer()
-    runtime = with_bot_settings(Runtime.open(demo_settings), api)
+    runtime = with_bot_settings(open_runtime(demo_settings), api)
     try:
         with running(runtime):
             ticket, post = open_ticket_via_human(api, runtime, user)
     finally:
         runtime.close()
 
-    restarted = with_bot_settings(Runtime.open(demo_settings), api)
+    restarted = with_bot_settings(open_runtime(demo_settings), api)
     try:
         with running(restarted):
             before = len(api.sent(user.id))

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from gradio_client import Client
-from web_server import EDITOR_LOGIN, OFFICER_LOGIN, RunningWebApp, copy_demo_workspace, running_web_app
+from support.web_server import EDITOR_LOGIN, OFFICER_LOGIN, RunningWebApp, copy_demo_workspace, running_web_app
 
-from bot import phrases
-from bot.messages import Outcome, Question
+from bot.core import phrases
+from bot.core.messages import Outcome, Question
 
 pytestmark = pytest.mark.e2e
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-from web_server import EDITOR_LOGIN, OFFICER_LOGIN, RunningWebApp, copy_demo_workspace, running_web_app
+from support.web_server import EDITOR_LOGIN, OFFICER_LOGIN, RunningWebApp, copy_demo_workspace, running_web_app
+from support.workspace import REPO
 
 pytestmark = pytest.mark.e2e
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from web_server import RunningWebApp, copy_demo_workspace, running_web_app
+from support.web_server import RunningWebApp, copy_demo_workspace, running_web_app
 
-from bot import phrases
+from bot.core import phrases
 
 pytestmark = pytest.mark.e2e
 
@@ -124,7 +124,7 @@ def test_a_lone_surrogate_gets_a_plain_reply_and_the_next_question_is_answered(w
 
 @pytest.mark.fault("a 5 MB message on the web API", "cut with a plain note; nothing over the limit stored")
 def test_a_huge_message_is_cut_with_a_plain_note_and_the_next_question_is_answered(web: RunningWebApp) -> None:
-    limit = web.settings.message_max_chars
+    limit = web.settings.customers.message_max_chars
     with web.http() as caller:
         reply = call(caller, "chat", "cara cek pulsa " + "a" * 5_000_000, session="huge-1")
         assert phrases.MESSAGE_CUT["id"].format(limit=limit) in reply
@@ -137,7 +137,7 @@ def test_a_huge_message_is_cut_with_a_plain_note_and_the_next_question_is_answer
 
 def test_one_address_cannot_bury_the_officers_queue(web: RunningWebApp) -> None:
     before = len(web.runtime.handoffs.list_tickets(limit=10_000))
-    allowed = web.settings.web_tickets_per_address
+    allowed = web.settings.web.tickets_per_address
     with client_from(web, "127.0.0.4") as script:
         replies = [call(script, "talk_to_person", "petugas") for _ in range(allowed + 3)]
     assert replies[-1] == phrases.TOO_MANY_HANDOFFS["id"]
@@ -147,7 +147,7 @@ def test_one_address_cannot_bury_the_officers_queue(web: RunningWebApp) -> None:
 
 
 def test_one_address_cannot_flood_the_chat_and_others_are_still_answered(web: RunningWebApp) -> None:
-    allowed = web.settings.web_messages_per_address
+    allowed = web.settings.web.messages_per_address
     started = time.monotonic()
     with client_from(web, "127.0.0.6") as script:
         replies = [call(script, "chat", "cara cek pulsa", session=f"flood-{n}") for n in range(allowed + 2)]

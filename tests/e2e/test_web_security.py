@@ -11,7 +11,7 @@ from urllib.parse import quote
 import gradio as gr
 import pytest
 from packaging.version import Version
-from web_server import EDITOR_LOGIN, OFFICER_LOGIN, RunningWebApp, copy_demo_workspace, running_web_app
+from support.web_server import EDITOR_LOGIN, OFFICER_LOGIN, RunningWebApp, copy_demo_workspace, running_web_app
 
 from ui.app import build_web_app
 

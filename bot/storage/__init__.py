@@ -1,0 +1,1 @@
+"""Storage: the database and its stores (tickets, interactions, drafts). Knows no service or channel."""
