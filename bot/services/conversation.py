@@ -174,6 +174,10 @@ class ConversationService:
     def mark_delivered(self, message_id: int) -> None:
         self.handoffs.mark_delivered(message_id)
 
+    def note_for_officers(self, ticket_id: int, text: str) -> None:
+        """A note on the ticket that officers see and the customer never does (a reply that could not be sent)."""
+        self.handoffs.add_message(ticket_id, MessageRole.NOTE, text, "Tanya")
+
     def record_feedback(self, interaction_id: int, helpful: bool) -> None:
         """A customer's thumbs up or down on one answer."""
         self.interactions.add_feedback(interaction_id, helpful)

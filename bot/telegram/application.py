@@ -213,7 +213,7 @@ class TelegramChannel:
         assert query is not None
         parsed = parse_feedback(query.data or "")
         if parsed is not None:
-            await asyncio.to_thread(self.conversations.interactions.add_feedback, parsed[1], parsed[0])
+            await asyncio.to_thread(self.conversations.record_feedback, parsed[1], parsed[0])
         lang = user_lang(update)
         await query.answer(tg.FEEDBACK_THANKS[lang])
         if query.message is not None:
@@ -276,7 +276,7 @@ class TelegramChannel:
         if message.from_user is None or not self.officers.is_officer(message.from_user.id):
             await message.reply_text(as_html(tg.OFFICERS_ONLY))
             return None
-        ticket = await asyncio.to_thread(self.conversations.handoffs.get, ticket_id)
+        ticket = await asyncio.to_thread(self.conversations.ticket, ticket_id)
         if not ticket.is_open:
             await message.reply_text(as_html(tg.TICKET_ALREADY_CLOSED.format(ticket=ticket_id)))
             return None

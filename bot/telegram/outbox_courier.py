@@ -160,7 +160,7 @@ class OutboxCourier:
         if not officer_wrote:  # a notice nobody wrote needs nobody told
             return
         note = tg.REPLY_UNDELIVERABLE.format(ticket=ticket_id, reason=reason[:200])
-        await asyncio.to_thread(self.conversations.handoffs.add_message, ticket_id, MessageRole.NOTE, note, "Tanya")
+        await asyncio.to_thread(self.conversations.note_for_officers, ticket_id, note)
         await self.officers.notify(bot, ticket_id, note)  # escaped by `notify`
 
     async def run(self, bot: Bot, interval: float = 1.0, housekeeping_every: float = 60.0) -> None:
