@@ -351,9 +351,7 @@ class _FlatEnvironment(PydanticBaseSettingsSource):
 class Settings(BaseSettings):
     """Every knob of Tanya, in groups; each with its environment variable `TANYA_<FLAT NAME>` (see FLAT_NAMES)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=False
-    )
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     root: Path = Field(
         Path("."), description="Folder every relative path is resolved from (default: where Tanya runs)."
@@ -441,7 +439,11 @@ class Settings(BaseSettings):
     @property
     def model_learnt_kb(self) -> bool:
         """Whether the embedding model is the one tuned on this knowledge base's phrasings."""
-        return self.tuning.on.learns_kb and is_tuned(self.model.embedding_model) and self.tuned_kb_dir == self.kb_dir
+        return (
+            self.tuning.on.learns_kb
+            and is_tuned(self.model.embedding_model)
+            and self.tuned_kb_dir == self.kb_dir.resolve()
+        )
 
     @property
     def labelled_calibration_file(self) -> Path:

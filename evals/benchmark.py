@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--cold-runs", type=int, default=3, help="separate `tanya ask` processes to time")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        settings = get_settings().replaced(**{"store_dir": Path(folder) / "index", "chroma_host": None})
+        settings = get_settings().replaced(store_dir=Path(folder) / "index", chroma_host=None)
         if is_tuned(settings.model.embedding_model):
             ensure_tuned_model(settings)  # tuning is its own step, not part of any figure
         load_embedder(settings)  # the one-off ONNX export is not part of the ingest figure

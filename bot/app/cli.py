@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot.app.cli_error import CliError
 from bot.core.messages import Channel
-from bot.settings import CALIBRATION_FILE_NAME, Settings, get_settings
+from bot.settings import CALIBRATION_FILE_NAME, TUNED_PREFIX, Settings, get_settings, is_tuned
 
 
 def _settings_with(args: argparse.Namespace) -> Settings:
@@ -32,7 +32,6 @@ def _kb_root(paths: list[Path], settings: Settings) -> Path:
 
 def _model_built(settings: Settings) -> Settings:
     """Tune the settings' `tuned:` model first when this machine has not built it (once; loading never trains)."""
-    from bot.settings import is_tuned
     from ingest.tuning import ensure_tuned_model
 
     if is_tuned(settings.model.embedding_model):
@@ -108,7 +107,7 @@ def command_serve(args: argparse.Namespace) -> int:
 
     settings = _settings_with(args)
     if args.port:
-        settings = settings.replaced(**{"web_port": args.port})
+        settings = settings.replaced(web_port=args.port)
     serve(settings, web=args.web or not args.telegram, telegram=args.telegram or not args.web)
     return 0
 
@@ -236,7 +235,6 @@ def command_eval(args: argparse.Namespace) -> int:
 
 def command_tune(args: argparse.Namespace) -> int:
     from bot.retrieval.tuned_models import read_manifest, tuned_model_folder
-    from bot.settings import TUNED_PREFIX, is_tuned
     from ingest.tuning import build_tuned_model, ensure_tuned_model, log_progress
 
     settings = get_settings()

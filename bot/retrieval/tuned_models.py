@@ -62,7 +62,7 @@ def generation(settings: Settings) -> int:
 
 def pinned(settings: Settings, number: int | None = None) -> Settings:
     """The settings held to one generation (the current one by default), whatever re-tunes do meanwhile."""
-    return settings.replaced(**{"tuned_generation": number or current_generation(settings)})
+    return settings.replaced(tuned_generation=number or current_generation(settings))
 
 
 def tuned_model_folder(settings: Settings) -> Path:

@@ -54,12 +54,12 @@ def needs_tuning(settings: Settings) -> bool:
 
 
 def stopgap_settings(settings: Settings) -> Settings:
-    return settings.replaced(**{"collection": settings.index.collection + STOPGAP_SUFFIX})
+    return settings.replaced(collection=settings.index.collection + STOPGAP_SUFFIX)
 
 
 def base_model_settings(settings: Settings) -> Settings:
     """What to answer with until the first tuned model is ready: its base model, in the stopgap collection."""
-    return stopgap_settings(settings).replaced(**{"embedding_model": settings.tuning.base_model})
+    return stopgap_settings(settings).replaced(embedding_model=settings.tuning.base_model)
 
 
 def serving_settings(settings: Settings) -> Settings:

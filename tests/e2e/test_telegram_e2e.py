@@ -208,9 +208,7 @@ def test_after_hours_handoff_says_when_an_officer_will_answer(
     hours = shared_runtime.engine.hours
     now = hours.local().hour
     start = now + 2 if now < 21 else 1  # a one-hour shift that is not now
-    closed = BusinessHours(
-        shared_runtime.settings.replaced(**{"business_hours_start": start, "business_hours_end": start + 1})
-    )
+    closed = BusinessHours(shared_runtime.settings.replaced(business_hours_start=start, business_hours_end=start + 1))
     monkeypatch.setattr(shared_runtime.engine, "hours", closed)
     user = new_customer()
     with running(with_bot_settings(shared_runtime, api)):

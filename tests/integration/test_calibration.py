@@ -119,7 +119,7 @@ def sparse_engine(folder: Path, **overrides: object) -> AnswerEngine:
     (folder / "kb" / "faq" / "kilat.yaml").write_text(SPARSE_FAQ, encoding="utf-8")
     (folder / "kb" / "glossary.yaml").write_text("synonyms: {}\n", encoding="utf-8")
     settings = make_settings(folder, **overrides)
-    if settings.tuned_kb_dir == settings.kb_dir:  # a model of its own: tuned first (loading never trains)
+    if settings.tuned_kb_dir == settings.kb_dir.resolve():  # a model of its own: tuned first (loading never trains)
         ensure_tuned_model(settings)
     build_index(settings, folder / "kb")
     return AnswerEngine.open(settings, writable=True)

@@ -98,7 +98,7 @@ def collections(settings: Settings) -> set[str]:
 def test_editors_changes_start_a_re_tune_by_itself_and_the_server_swaps_to_new_weights(
     tuned_machine: Settings, runtimes: list[Runtime], caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = tuned_machine.replaced(**{"retune_after_changes": 2})
+    settings = tuned_machine.replaced(retune_after_changes=2)
     runtime = open_as_served(settings, runtimes)
     first = tuned_model_folder(runtime.engine.index.settings)
     before = fingerprint(runtime.engine.index.settings)
@@ -133,7 +133,7 @@ def test_editors_changes_start_a_re_tune_by_itself_and_the_server_swaps_to_new_w
 
 
 def test_fewer_changes_than_the_setting_start_nothing(tuned_machine: Settings, runtimes: list[Runtime]) -> None:
-    settings = tuned_machine.replaced(**{"retune_after_changes": 2})
+    settings = tuned_machine.replaced(retune_after_changes=2)
     runtime = open_as_served(settings, runtimes)
     runtime.retunes = retunes = RetuneScheduler(settings, runtime)
     assert retunes.changes() == 0 and retunes.check() is None
@@ -149,7 +149,7 @@ def test_fewer_changes_than_the_setting_start_nothing(tuned_machine: Settings, r
     assert tick is not None
     text, timer = tick()
     assert "1 entry changed" in text and timer.active is True and timer.value == IDLE_STATUS_SECONDS
-    never = RetuneScheduler(settings.replaced(**{"retune_after_changes": 0}), runtime)
+    never = RetuneScheduler(settings.replaced(retune_after_changes=0), runtime)
     editor.add_alternates("isi-pulsa", ["mau top up pulsa"])
     assert never.changes() == 2 and never.check() is None  # 0: never by count
     assert generation(runtime.engine.index.settings) == current_generation(settings) == 1
@@ -158,7 +158,7 @@ def test_fewer_changes_than_the_setting_start_nothing(tuned_machine: Settings, r
 def test_a_restart_in_the_middle_of_a_re_tune_serves_the_previous_model_at_once_and_it_completes_later(
     tuned_machine: Settings, runtimes: list[Runtime]
 ) -> None:
-    settings = tuned_machine.replaced(**{"retune_after_changes": 1})
+    settings = tuned_machine.replaced(retune_after_changes=1)
     runtime = open_as_served(settings, runtimes)
     before = model_identity(runtime.engine.index.settings)
     editor_of(runtime, settings).add_alternates("cek-pulsa", ["sisa pulsaku berapa ya"])
@@ -209,7 +209,7 @@ def test_a_restart_after_the_index_was_set_aside_answers_from_the_copy_and_resum
 def test_the_nightly_re_tune_starts_at_its_hour_once_anything_changed(
     tuned_machine: Settings, runtimes: list[Runtime]
 ) -> None:
-    settings = tuned_machine.replaced(**{"retune_after_changes": 0, "retune_nightly_hour": 2})
+    settings = tuned_machine.replaced(retune_after_changes=0, retune_nightly_hour=2)
     zone = ZoneInfo(settings.office.timezone)
     now = [datetime(2026, 12, 2, 2, 5, tzinfo=zone)]
     runtime = open_as_served(settings, runtimes)

@@ -100,7 +100,7 @@ def test_a_fresh_machine_answers_on_the_base_model_then_swaps_to_the_tuned_one_a
 def test_no_question_fails_while_the_index_is_swapped(fresh_machine: Settings) -> None:
     target = fresh_machine
     runtime = open_on_the_base_model(target)
-    other = target.replaced(**{"embedding_model": BUNDLED_MODEL, "collection": "tanya_other"})
+    other = target.replaced(embedding_model=BUNDLED_MODEL, collection="tanya_other")
     index = runtime.engine.index.sibling(other, load_embedder(other))
     sync_index(index, load_knowledge_base([target.kb_dir], target.kb_dir), show_progress=False)
     failures: list[BaseException] = []

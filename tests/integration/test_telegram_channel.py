@@ -224,7 +224,7 @@ def test_webhook_without_a_secret_fails_fast(tmp_path: Path) -> None:
     )
     with pytest.raises(TelegramConfigError, match="TANYA_TELEGRAM_WEBHOOK_SECRET"):
         check_settings(settings)
-    assert check_settings(settings.replaced(**{"telegram_webhook_secret": SecretStr("s")})) == "1:abc"
+    assert check_settings(settings.replaced(telegram_webhook_secret=SecretStr("s"))) == "1:abc"
 
 
 # --- ticket storage -----------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ def test_tuning_builds_the_model_once_with_a_manifest(tuned: Settings) -> None:
     assert manifest is not None
     assert manifest["base_model"] == BUNDLED_MODEL and manifest["entries"] == 3 and manifest["epochs"] == 1
     assert model_identity(tuned) == f"tuned:{folder.name}#{manifest['fingerprint']}"
-    same_kb_by_another_name = tuned.replaced(**{"embedding_model": f"tuned:{tuned.kb_dir}/../kb"})
+    same_kb_by_another_name = tuned.replaced(embedding_model=f"tuned:{tuned.kb_dir}/../kb")
     assert model_identity(same_kb_by_another_name) == model_identity(tuned)
     written = (folder / MANIFEST).stat().st_mtime_ns
     embedder = load_embedder(tuned)
@@ -88,7 +88,7 @@ def test_retuning_with_other_weights_makes_an_old_index_ask_for_a_rebuild(tmp_pa
         sync_index(index, kb, show_progress=False)
         assert index.info()["embedding_model"] == model_identity(settings)
     before = model_identity(settings)
-    build_tuned_model(settings.replaced(**{"tune_epochs": 2}))
+    build_tuned_model(settings.replaced(tune_epochs=2))
     assert model_identity(settings) != before
     index = KnowledgeIndex(settings, load_embedder(settings), writable=False)
     with index, pytest.raises(IndexInconsistentError) as caught:

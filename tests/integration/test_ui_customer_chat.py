@@ -174,7 +174,7 @@ def test_a_lone_surrogate_or_a_huge_message_keeps_the_session_working(demo_runti
 
 
 def test_one_address_may_open_only_so_many_tickets_and_send_only_so_many_messages(demo_runtime: Runtime) -> None:
-    settings = demo_runtime.settings.replaced(**{"web_tickets_per_address": 2, "web_messages_per_address": 3})
+    settings = demo_runtime.settings.replaced(web_tickets_per_address=2, web_messages_per_address=3)
     chat = CustomerChat(demo_runtime)
     chat.limits = ClientLimits(settings)
     opened = [chat.talk_to_person(ChatSession(), f"api-{n}", address="10.0.0.1") for n in range(3)]
