@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bot.core import phrases
 from bot.core.business_hours import BusinessHours
+from bot.core.cluster import CALIBRATION, LeaseKeeper, SoleProcess
 from bot.core.intents import Intent
 from bot.core.language import detect_language
 from bot.core.messages import (
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 
 # A follow-up this short ("kalau yang pascabayar?") is read together with the previous question.
 _FOLLOW_UP_MAX_TERMS = 4
+# How long one replica may take over the knowledge base's calibration before another may start it instead.
+CALIBRATION_LEASE_SECONDS = 600.0
 _FOLLOW_UP = re.compile(
     r"^\s*(kalau|kalo|klo|kl|terus|trus|lalu|bagaimana dengan|gimana dengan|gmn dengan|kalau untuk|trs|"
     r"what about|how about|and for|and if|what if)\b"
@@ -135,6 +138,10 @@ class AnswerEngine:
         self._readers_changed = threading.Condition()
         # Held by whoever writes the serving index (an editor's save, a model swap), so none is lost in between.
         self.content_lock = threading.RLock()
+        # Across replicas, one calibrates a changed knowledge base and the others take the result from the index.
+        self.leases: LeaseKeeper = SoleProcess()
+        self._index_version: str | None = None  # the index version the retriever last loaded
+        self._refused_version: str | None = None  # a version made with another model, reported once
 
     @classmethod
     def open(cls, settings: Settings, *, writable: bool = False, store_dir: Path | None = None) -> AnswerEngine:
@@ -150,6 +157,7 @@ class AnswerEngine:
 
     def warm_up(self) -> None:
         self.index.check_consistency()
+        self._index_version = self.index.version()
         self.retriever.refresh()
         self.index.embedder.embed_query("halo")
         self._settle_calibration(wait=True)
@@ -189,6 +197,7 @@ class AnswerEngine:
             old = self._serving
             old.index.hand_over(serving.index)
             self._serving = serving
+            self._index_version = serving.index.version()
             self.settings = serving.index.settings
             if old.index is not serving.index:
                 old.index.close()
@@ -217,9 +226,45 @@ class AnswerEngine:
 
     def refresh(self) -> None:
         """Pick up index changes (an editor's save) without a restart; the calibration follows in the background."""
+        self._index_version = self.index.version()  # read first: a change during the refresh is seen next time
         self.retriever.refresh()
         self.reload_intents()
         self._settle_calibration(wait=False)
+
+    def follow_index(self) -> bool:
+        """Load what another process changed in the index (an editor's save on another replica, `tanya ingest`,
+        a rebuild once its sync finished), and a calibration another replica made; True when content was loaded.
+        Cheap when nothing changed (one read of the index's facts): `follow` calls it every few seconds."""
+        version = self.index.version()
+        if version is not None and version != self._index_version:
+            other = self.index.other_model()
+            if other is not None:  # rebuilt with another model: this process cannot embed questions for it
+                if version != self._refused_version:
+                    self._refused_version = version
+                    log.error(
+                        "The index was rebuilt with the model %s, but this process serves %s: restart it with "
+                        "TANYA_EMBEDDING_MODEL for that model (README: more than one server)",
+                        other,
+                        model_identity(self.settings),
+                    )
+                return False
+            with self.content_lock:
+                current = self.index.version()
+                if current is not None and current != self._index_version:  # not loaded by a save meanwhile
+                    log.info("The index was changed by another process; loading the change")
+                    self.refresh()
+                    return True
+        if self._stale_calibration() and not self._recalibrating.locked():
+            self._recalibrate_in_background()  # takes another replica's result, or makes it when none is making it
+        return False
+
+    def follow(self, stop: threading.Event, every: float) -> None:
+        """`follow_index` every `every` seconds until `stop` is set (a thread of `tanya serve`)."""
+        while not stop.wait(every):
+            try:
+                self.follow_index()
+            except Exception:  # the index server may be away for a moment: answering goes on, the next round retries
+                log.exception("Could not check the index for changes")
 
     def close(self) -> None:
         self.index.close()
@@ -320,12 +365,20 @@ class AnswerEngine:
         threading.Thread(target=self._recalibrate, name="tanya-calibration", daemon=True).start()
 
     def _recalibrate(self) -> None:
-        """Self-calibrate on the retriever's current content, use it and keep it with the index."""
+        """Self-calibrate on the retriever's current content, use it and keep it with the index (unless another
+        replica holds the calibration lease: its result reaches this one through the index, `follow_index`)."""
         if not self._recalibrating.acquire(blocking=False):
             return  # one calibration at a time; the next refresh catches up with later changes
+        if not self.leases.hold(CALIBRATION, CALIBRATION_LEASE_SECONDS):
+            self._recalibrating.release()
+            return
         try:
             while True:
                 serving = self._serving
+                known, fresh = self._known_calibration(serving.index, serving.retriever)
+                if known is not None and fresh:  # another replica made it (its lease ended before this one's began)
+                    self._announce(known, serving.retriever)
+                    break
                 frozen = serving.retriever.without(set())  # the content as it is now, whatever refreshes meanwhile
                 calibration = calibrate(frozen)
                 if serving.index is not self._serving.index:
@@ -337,6 +390,7 @@ class AnswerEngine:
         except Exception:  # answering goes on with the calibration it has
             log.exception("Self-calibration failed")
         finally:
+            self.leases.release(CALIBRATION)
             self._recalibrating.release()
 
     # ------------------------------------------------------------------------------------------

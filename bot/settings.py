@@ -62,6 +62,12 @@ class IndexSettings(_Group):
     collection: str = Field("tanya_kb", description="Chroma collection name.")
     chroma_host: str | None = Field(None, description="Chroma server host; when set, client/server mode is used.")
     chroma_port: int = Field(8000, description="Chroma server port (with chroma_host).")
+    follow_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="With a Chroma server: how often `tanya serve` checks the index for changes made by another "
+        "process (another replica's edit, `tanya ingest`), and loads them.",
+    )
 
 
 class ModelSettings(_Group):

@@ -1,7 +1,7 @@
 """Speed and memory figures (a benchmark that prints, never a test that asserts): `python -m evals.benchmark`.
 
-Prints ingest throughput, per-question latency with the model loaded (p50/p95), the cold start of one
-`tanya ask` process, and peak memory.
+Prints ingest throughput (texts embedded a second), per-question latency with the model loaded (p50/p95), the cold
+start of one `tanya ask` process, and peak memory; `--ingest-only`: ingest and the embedder alone on the same texts.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from bot.core.messages import Question
 from bot.engine import AnswerEngine
 from bot.retrieval.embedder import load_embedder
 from bot.retrieval.knowledge_index import KnowledgeIndex
-from bot.settings import Settings, get_settings, is_tuned
+from bot.settings import BUNDLED_MODEL, Settings, get_settings, is_tuned
 from evals.labelled_set import load_labelled_set
 from ingest.knowledge_base import load_knowledge_base
-from ingest.sync import sync_index
+from ingest.sync import chunk_records, faq_records, sync_index
 from ingest.tuning import ensure_tuned_model
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,13 +34,26 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def bench_ingest(settings: Settings, kb_dir: Path) -> tuple[int, float]:
-    """Seconds to ingest `kb_dir` into an empty store (model already exported)."""
+def bench_ingest(settings: Settings, kb_dir: Path) -> tuple[int, int, float]:
+    """Entries and chunks, texts embedded and seconds to ingest `kb_dir` into an empty store (model already
+    exported; opening the store and loading the model are counted)."""
     kb = load_knowledge_base([kb_dir], kb_dir)
     started = time.perf_counter()
     with KnowledgeIndex(settings, load_embedder(settings), writable=True) as index:
-        sync_index(index, kb, show_progress=False)
-    return len(kb.entries) + len(kb.chunks), time.perf_counter() - started
+        summary = sync_index(index, kb, show_progress=False)
+    return len(kb.entries) + len(kb.chunks), summary.embedded, time.perf_counter() - started
+
+
+def bench_embedder(settings: Settings, kb_dir: Path) -> tuple[int, float]:
+    """Texts and seconds to embed every text of `kb_dir` in one `embed_documents` call, the model loaded: the
+    embedder alone, which ingest should keep up with."""
+    kb = load_knowledge_base([kb_dir], kb_dir)
+    texts = [r.text for e in kb.entries for r in faq_records(e)] + [r.text for c in kb.chunks for r in chunk_records(c)]
+    embedder = load_embedder(settings)
+    embedder.embed_documents(texts[:8])  # loads the model
+    started = time.perf_counter()
+    embedder.embed_documents(texts)
+    return len(texts), time.perf_counter() - started
 
 
 def bench_questions(settings: Settings, questions: list[str], rounds: int) -> list[float]:
@@ -100,14 +113,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3, help="passes over the demo questions for latency")
     parser.add_argument("--cold-runs", type=int, default=3, help="separate `tanya ask` processes to time")
+    parser.add_argument("--ingest-only", action="store_true", help="print the ingest and embedder-alone figures only")
+    parser.add_argument("--model", help="embedding model (default from settings), e.g. " + BUNDLED_MODEL)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         settings = get_settings().replaced(store_dir=Path(folder) / "index", chroma_host=None)
+        if args.model:
+            settings = settings.replaced(embedding_model=args.model)
         if is_tuned(settings.model.embedding_model):
             ensure_tuned_model(settings)  # tuning is its own step, not part of any figure
         load_embedder(settings)  # the one-off ONNX export is not part of the ingest figure
-        units, seconds = bench_ingest(settings, REPO / "kb")
-        print(f"ingest: {units} entries+chunks in {seconds:.1f} s = {units / seconds:.1f} per second")
+        units, texts, seconds = bench_ingest(settings, REPO / "kb")
+        print(
+            f"ingest ({settings.model.embedding_model}): {units} entries+chunks, {texts} texts embedded, in "
+            f"{seconds:.1f} s = {texts / seconds:.1f} texts per second ({units / seconds:.1f} entries+chunks)"
+        )
+        if args.ingest_only:
+            texts, seconds = bench_embedder(settings, REPO / "kb")
+            print(f"embedder alone: {texts} texts in {seconds:.1f} s = {texts / seconds:.1f} texts per second")
+            return
         questions = [q.question for q in load_labelled_set(REPO / "evals" / "sets" / "demo.csv")]
         times = bench_questions(settings, questions, args.rounds)
         print(

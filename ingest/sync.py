@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from langchain_core.embeddings import Embeddings
 from tqdm import tqdm
 
 from bot.core.content_digest import content_digest
 from bot.core.messages import SourceKind
-from bot.retrieval.embedder import model_identity
+from bot.retrieval.embedder import OnnxEmbedder, model_identity
 from bot.retrieval.knowledge_index import IndexRecord, KnowledgeIndex
 from ingest.documents import DocumentChunk
 from ingest.faq_files import FaqEntry
@@ -120,14 +122,11 @@ def sync_index(index: KnowledgeIndex, kb: KnowledgeBase, *, show_progress: bool 
     reusable = {r.id: holder[r.metadata["text_hash"]] for r in to_embed if r.metadata["text_hash"] in holder}
     stored = index.vectors(sorted(set(reusable.values())))
     vector_of = {rid: stored[held] for rid, held in reusable.items()}
-    # By length, so each batch pads little (a short question beside a document section costs as much as it).
-    fresh = sorted((r for r in to_embed if r.id not in vector_of), key=lambda r: len(r.text))
-    batches = range(0, len(fresh), _EMBED_BATCH)
+    fresh = [r for r in to_embed if r.id not in vector_of]
     progress = show_progress and len(fresh) > _EMBED_BATCH
-    for start in tqdm(batches, desc="Embedding", unit="batch", disable=not progress, file=sys.stderr):
-        batch = fresh[start : start + _EMBED_BATCH]
-        vectors = index.embedder.embed_documents([r.text for r in batch])
-        vector_of.update(zip((r.id for r in batch), vectors, strict=True))
+    with tqdm(total=len(fresh), desc="Embedding", unit="text", disable=not progress, file=sys.stderr) as bar:
+        vectors = _embed(index.embedder, [r.text for r in fresh], bar.update)
+    vector_of.update(zip((r.id for r in fresh), vectors, strict=True))
 
     index.add(to_embed, [vector_of[r.id] for r in to_embed])
     index.update_metadata(to_relabel)
@@ -137,6 +136,21 @@ def sync_index(index: KnowledgeIndex, kb: KnowledgeBase, *, show_progress: bool 
         info["glossary"] = json.dumps(kb.glossary.as_mapping(), ensure_ascii=False)
     index.set_info(**info)
     return _summarise(in_scope, desired, embedded=len(fresh))
+
+
+def _embed(embedder: Embeddings, texts: list[str], progress: Callable[[int], None]) -> list[list[float]]:
+    """The texts' vectors, in their order. The ONNX embedder takes them all in one call (it batches by token count
+    and embeds on every core); another embedder gets them by length in batches, so each batch pads little."""
+    if isinstance(embedder, OnnxEmbedder):
+        return embedder.embed_documents(texts, progress)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors: list[list[float]] = [[] for _ in texts]
+    for start in range(0, len(order), _EMBED_BATCH):
+        batch = order[start : start + _EMBED_BATCH]
+        for position, vector in zip(batch, embedder.embed_documents([texts[i] for i in batch]), strict=True):
+            vectors[position] = vector
+        progress(len(batch))
+    return vectors
 
 
 def _summarise(before: dict[str, IndexRecord], after: list[IndexRecord], embedded: int) -> SyncSummary:

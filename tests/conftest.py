@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.servers import postgres_server
 from support.workspace import (
     DEMO_KB,
     build_index,
@@ -67,3 +68,11 @@ def database(tmp_path: Path) -> Iterator[Database]:
     db = Database(make_settings(tmp_path).database_url)
     yield db
     db.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server (Debian's), started once on 127.0.0.1 for the run; tests use databases of their own
+    or tables that do not collide."""
+    with postgres_server() as url:
+        yield url

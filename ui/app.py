@@ -77,6 +77,10 @@ def build_web_app(runtime: Runtime, accounts: StaffAccounts | None = None) -> Fa
         "theme": theme(),
         "css": CSS,
     }
+    # Gradio summarises its past events (a pandas table of up to 10,000) after every event, for a monitoring page
+    # Tanya does not serve: 4-14 ms of CPU an answer, which put 100 concurrent chats' p95 from 0.99 s to 2.42 s
+    # (evals/README.md, 2026-12-06). Read when a queue is made; an operator's own value wins.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(10**9))
     # api_open=False: the /run routes, which skip the queue and its concurrency limits, are refused; API callers
     # go through /call and the queue like the pages do.
     staff = build_staff_page(runtime, accounts).queue(default_concurrency_limit=concurrency.CONSOLE, api_open=False)

@@ -50,6 +50,13 @@ def serve(settings: Settings, *, web: bool, telegram: bool) -> None:
             target=runtime.maintenance.run, args=(stop,), name="tanya-maintenance", daemon=True
         )
         maintenance.start()
+        if settings.index.chroma_host:  # other processes write the same index: replicas, `tanya ingest`
+            threading.Thread(
+                target=runtime.engine.follow,
+                args=(stop, settings.index.follow_seconds),
+                name="tanya-index-follower",
+                daemon=True,
+            ).start()
         if telegram and token:
             from bot.telegram.runner import TelegramRunner
 

@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -22,7 +23,10 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 _LOCK_NAME = ".tanya.lock"
+# The index-wide fact that changes with every change of content: what other replicas watch (`version`).
+VERSION_KEY = "content_version"
 _CHECK_SAMPLE = 25
+_PAGE = 10_000  # records a read asks for at once
 
 
 class StoreBusyError(RuntimeError):
@@ -93,6 +97,7 @@ class KnowledgeIndex:
         # A Chroma server takes any client's writes; an embedded store only its owner's.
         self.writable = writable or bool(settings.index.chroma_host)
         self._info_lock = threading.Lock()
+        self._content_changed = False  # records written since the last `set_info`, which stamps a new version
         self._lock: _StoreLock | None = None
         self.location: str
         self._client: Any
@@ -152,11 +157,13 @@ class KnowledgeIndex:
     def records(self) -> dict[str, IndexRecord]:
         """Every record, by id (of the collection as it is now: this is what a refresh reads)."""
         self._reload()
-        got = self._collection.get(include=["documents", "metadatas"])
-        return {
-            rid: IndexRecord(rid, text or "", dict(meta or {}))
-            for rid, text, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
-        }
+        records: dict[str, IndexRecord] = {}
+        while True:  # in pages: an embedded store refuses one read of more than 32,766 records (SQLite's limit)
+            got = self._collection.get(include=["documents", "metadatas"], limit=_PAGE, offset=len(records))
+            for rid, text, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True):
+                records[rid] = IndexRecord(rid, text or "", dict(meta or {}))
+            if len(got["ids"]) < _PAGE:
+                return records
 
     def count(self) -> int:
         return int(self._collection.count())
@@ -167,23 +174,32 @@ class KnowledgeIndex:
 
     def search_vector(self, vector: list[float], k: int) -> list[tuple[str, float]]:
         """The same for a query already embedded (the retriever embeds once for records and entry centres)."""
-        count = self.count()
-        if count == 0:  # Chroma refuses n_results=0
+        if k <= 0:  # Chroma refuses n_results=0; more than it holds (or an empty collection) it takes
             return []
-        found = self._collection.query(query_embeddings=[vector], n_results=min(k, count), include=["distances"])
+        # No count() first: on a Chroma server that round trip cost as much as the query (the load benchmark).
+        found = self._collection.query(query_embeddings=[vector], n_results=k, include=["distances"])
         return [(rid, 1.0 - float(d)) for rid, d in zip(found["ids"][0], found["distances"][0], strict=True)]
 
     def vectors(self, ids: list[str]) -> dict[str, list[float]]:
         """The stored vectors of records, by id (sync reuses them for texts that did not change)."""
-        if not ids:
-            return {}
-        got = self._collection.get(ids=ids, include=["embeddings"])
-        return {rid: [float(x) for x in v] for rid, v in zip(got["ids"], got["embeddings"], strict=True)}
+        vectors: dict[str, list[float]] = {}
+        for start in range(0, len(ids), _PAGE):
+            got = self._collection.get(ids=ids[start : start + _PAGE], include=["embeddings"])
+            vectors.update((rid, [float(x) for x in v]) for rid, v in zip(got["ids"], got["embeddings"], strict=True))
+        return vectors
 
     def info(self) -> dict[str, Any]:
         """Index-wide facts as stored now (set_info merges into them, so they must not be a stale copy)."""
         self._reload()
         return dict(self._collection.metadata or {})
+
+    def version(self) -> str | None:
+        """What changes whenever the content does (the collection, and the version a writer stamped after its
+        last change): replicas over one Chroma server compare it to notice another's edit, ingest or rebuild.
+        None while a collection is being built (recreated, no write finished yet): nothing to load from it yet."""
+        self._reload()
+        stamp = (self._collection.metadata or {}).get(VERSION_KEY)
+        return f"{self._collection.id}/{stamp}" if stamp else None
 
     def glossary(self) -> Glossary:
         """The glossary stored with the index at ingest time."""
@@ -201,25 +217,33 @@ class KnowledgeIndex:
                 metadatas=[r.metadata for r in batch],
                 embeddings=vectors[start : start + 256],
             )
+        self._content_changed = self._content_changed or bool(records)
 
     def update_metadata(self, records: list[IndexRecord]) -> None:
         """Change records' metadata without re-embedding (their text is unchanged)."""
         if records:
             self._collection.update(ids=[r.id for r in records], metadatas=[r.metadata for r in records])
+            self._content_changed = True
 
     def delete(self, ids: list[str]) -> None:
         for start in range(0, len(ids), 500):
             self._collection.delete(ids=ids[start : start + 500])
+        self._content_changed = self._content_changed or bool(ids)
 
     def set_info(self, **values: Any) -> None:
-        """Store index-wide facts (model name, glossary) in the collection's metadata."""
+        """Store index-wide facts (model name, glossary) in the collection's metadata; after records were written
+        (a sync ends here), with a new content version, which tells other replicas to load the change."""
         with self._info_lock:  # sync and a background calibration both merge into the same metadata
             merged = {k: v for k, v in self.info().items() if not k.startswith("hnsw:")}
             merged.update(values)
+            if self._content_changed or VERSION_KEY not in merged:
+                merged[VERSION_KEY] = uuid.uuid4().hex
+                self._content_changed = False
             self._collection.modify(metadata=merged)
 
     def reset(self) -> None:
-        """Drop every record (for --rebuild)."""
+        """Drop every record (for --rebuild). Other replicas keep what they loaded until the rebuild's sync ends
+        (the new collection has no version until then)."""
         self._client.delete_collection(self.settings.index.collection)
         self._collection = self._client.get_or_create_collection(
             self.settings.index.collection, metadata={"hnsw:space": "cosine"}

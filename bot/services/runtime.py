@@ -4,8 +4,9 @@ Channels (Telegram, the web app) receive one and call its services; `bot.app.run
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from bot.core.cluster import LeaseKeeper, SoleProcess
 from bot.engine import AnswerEngine
 from bot.services.conversation import ConversationService
 from bot.services.model_retune import RetuneScheduler
@@ -30,6 +31,7 @@ class Runtime:
     conversations: ConversationService
     drafts: DraftStore
     maintenance: TicketMaintenance  # the one idle-ticket loop; channels add listeners
+    leases: LeaseKeeper = field(default_factory=SoleProcess)  # which replica does the work that runs once
     upgrade: ModelUpgrade | None = None  # the tuned model being built (or last built) while another answers
     retunes: RetuneScheduler | None = None  # starts the upgrades: the first run's, and re-tunes after editors' changes
 

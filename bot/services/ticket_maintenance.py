@@ -3,6 +3,7 @@
 Each closed ticket's "Tanya is back" notice is queued in the handoff outbox by the close itself, so every channel
 delivers it the way it delivers officers' replies. A listener adds what only its channel does (the Telegram channel
 tells the officers' group). Before this there were two loops, and whichever won decided what officers were told.
+Across replicas the loop runs in every process, but only the holder of the ticket-maintenance lease closes tickets.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from bot.core.cluster import TICKET_MAINTENANCE, LeaseKeeper, SoleProcess
 from bot.core.tickets import Ticket
 from bot.services.conversation import ConversationService
 
@@ -24,8 +26,9 @@ ClosedTicketsListener = Callable[[list[Ticket]], None]
 class TicketMaintenance:
     """Closes tickets idle past the setting, once a round, and tells each listener what it closed."""
 
-    def __init__(self, conversations: ConversationService) -> None:
+    def __init__(self, conversations: ConversationService, leases: LeaseKeeper | None = None) -> None:
         self.conversations = conversations
+        self.leases = leases or SoleProcess()
         self._listeners: list[ClosedTicketsListener] = []
         self._lock = threading.Lock()
 
@@ -54,9 +57,11 @@ class TicketMaintenance:
         return closed
 
     def run(self, stop: threading.Event, every: float = ROUND_SECONDS) -> None:
-        """Rounds every `every` seconds until `stop` is set."""
+        """Rounds every `every` seconds until `stop` is set, while this process holds the lease (a holder that dies
+        is replaced within three rounds)."""
         while not stop.wait(every):
             try:
-                self.run_once()
+                if self.leases.hold(TICKET_MAINTENANCE, 3 * every):
+                    self.run_once()
             except Exception:  # one failed round must not end maintenance for the life of the server
                 log.exception("Ticket maintenance failed")

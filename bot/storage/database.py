@@ -17,9 +17,11 @@ class Database:
     """One engine and session factory; the stores built over it create their missing tables (`create_tables`)."""
 
     def __init__(self, url: str) -> None:
+        url = driver_url(url)
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(url, future=True)
+        # pre_ping: a PostgreSQL connection dropped by a restart of the server is replaced, not handed out dead.
+        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -40,6 +42,14 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def driver_url(url: str) -> str:
+    """The URL with the driver Tanya installs: `postgresql://` means psycopg 3 (SQLAlchemy would pick psycopg2)."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url.removeprefix(plain)
+    return url
 
 
 def _sqlite_pragmas(connection: object, _record: object) -> None:

@@ -122,6 +122,7 @@ class TelegramChannel:
             settings.office.handoff_idle_minutes,
             self.errors,
             runtime.maintenance,
+            runtime.leases,
         )
         self.flood = FloodGuard(settings.customers.flood_messages, settings.customers.flood_window_seconds)
 

@@ -103,18 +103,28 @@ class TelegramChannelStore:
                 .values(done_at=utcnow(), payload=None)
             )
 
-    def resume_unfinished(self, bot_id: int, give_up_after: int) -> tuple[list[StoredUpdate], list[int]]:
+    def resume_unfinished(
+        self,
+        bot_id: int,
+        give_up_after: int,
+        received_before: datetime | None = None,
+        excluding: Collection[int] = (),
+    ) -> tuple[list[StoredUpdate], list[int]]:
         """At start: the updates a previous run stored but did not finish, oldest first, each counted as resumed
         once more; and the ids of those given up instead, having been resumed `give_up_after` times already (an
-        update that kills the process every time must not keep the bot from starting)."""
+        update that kills the process every time must not keep the bot from starting). Later, for the updates of
+        a replica that died: only those received before `received_before`, and none of `excluding` (in hand)."""
+        query = select(UpdateRow).where(UpdateRow.bot_id == bot_id, UpdateRow.done_at.is_(None))
+        if received_before is not None:
+            query = query.where(UpdateRow.received_at < received_before)
         with self.db.session() as session, session.begin():
             rows = session.scalars(
-                select(UpdateRow)
-                .where(UpdateRow.bot_id == bot_id, UpdateRow.done_at.is_(None))
-                .order_by(UpdateRow.received_at, UpdateRow.update_id)
+                query.order_by(UpdateRow.received_at, UpdateRow.update_id).with_for_update(skip_locked=True)
             ).all()
             resumed, given_up = [], []
             for row in rows:
+                if row.update_id in excluding:
+                    continue
                 if row.resumes >= give_up_after:
                     row.done_at, row.payload = utcnow(), None
                     given_up.append(row.update_id)

@@ -87,19 +87,22 @@ class ChatOutbox:
         group_post: GroupPosting | None = None,
     ) -> None:
         """Queue `pieces` for `chat_id`, in order; in the same transaction mark the update `(bot id, update id)`
-        done and queue `group_post`, so the turn is either wholly queued or not at all."""
+        done and queue `group_post`, so the turn is either wholly queued or not at all. An update already done
+        queues nothing: another replica ran it too (resumed it at its start) and queued its reply first."""
         with self.db.session() as session, session.begin():
-            self._add_rows(session, chat_id, pieces)
-            if group_post is not None:
-                for text in group_post.pieces:
-                    session.add(GroupPostRow(ticket_id=group_post.ticket_id, text=text))
             if done_update is not None:
                 bot_id, update_id = done_update
-                session.execute(
+                marked = session.execute(
                     update(UpdateRow)
                     .where(UpdateRow.bot_id == bot_id, UpdateRow.update_id == update_id, UpdateRow.done_at.is_(None))
                     .values(done_at=utcnow(), payload=None)
                 )
+                if not getattr(marked, "rowcount", 0) and session.get(UpdateRow, (bot_id, update_id)) is not None:
+                    return
+            self._add_rows(session, chat_id, pieces)
+            if group_post is not None:
+                for text in group_post.pieces:
+                    session.add(GroupPostRow(ticket_id=group_post.ticket_id, text=text))
 
     def take_ticket_message(
         self, message_id: int, chat_id: int, ticket_id: int, pieces: Sequence[Piece], report_failure: bool

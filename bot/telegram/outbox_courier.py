@@ -7,7 +7,8 @@ retried with a growing pause; a chat Telegram will never deliver to (the custome
 when that loses an officer's reply the officers are told, in the group and on the ticket in the web console.
 
 Idle tickets are closed by the one ticket-maintenance loop (`bot.services.ticket_maintenance`); the courier listens to it,
-so the officers' group hears of each closed Telegram ticket once.
+so the officers' group hears of each closed Telegram ticket once. Across replicas, only the holder of the outbox
+lease sends (any replica queues; the holder sends within a tick), so no piece goes twice.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import logging
 import time
 from contextlib import suppress
 from datetime import datetime, timedelta
+from functools import partial
 
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.core.clock import utcnow
+from bot.core.cluster import TELEGRAM_OUTBOX, LeaseKeeper, SoleProcess
 from bot.core.messages import MessageRole
 from bot.services.conversation import ConversationService
 from bot.services.ticket_maintenance import TicketMaintenance
@@ -41,6 +44,11 @@ _SEEN_UPDATES_KEPT = timedelta(days=7)
 CONCURRENT_CHATS = 16
 # How long a stopping courier may finish the pieces in hand before it is cancelled.
 STOP_GRACE_SECONDS = 10.0
+# How long the outbox lease lasts unrenewed: a sending replica that dies is replaced within this.
+LEASE_SECONDS = 15.0
+# How long one round may send before the next (which renews the lease) begins: well inside the lease, so a burst
+# never outlives it, and officers' group posts (20 a minute) never hold customers' replies up for long.
+ROUND_SECONDS = 5.0
 # Telegram's answers for a chat that is gone for good: everything queued for it is given up.
 _GONE_CHAT_ERRORS = ("chat not found", "user is deactivated", "bot was blocked", "bot can't initiate")
 
@@ -56,6 +64,7 @@ class OutboxCourier:
         idle_minutes: int,
         errors: ErrorReport,
         maintenance: TicketMaintenance | None = None,
+        leases: LeaseKeeper | None = None,
     ) -> None:
         self.conversations = conversations
         self.officers = officers
@@ -63,6 +72,7 @@ class OutboxCourier:
         self.idle_minutes = idle_minutes
         self.errors = errors
         self.maintenance = maintenance
+        self.leases = leases or SoleProcess()
         self.chats = ChatOutbox(store.db)
         self._lock = asyncio.Lock()
         self._paused = False  # while Telegram fails every chat: logged once, not once per try
@@ -79,13 +89,18 @@ class OutboxCourier:
         """Something was queued: send it now rather than at the next tick."""
         self.officers.queued.set()
 
-    async def deliver(self, bot: Bot, now: datetime | None = None) -> int:
-        """Queue the ticket messages waiting for Telegram customers, then send every piece that is due; returns
-        how many pieces went out. `now` is for tests: the time the pauses after failures are measured against."""
+    async def deliver(self, bot: Bot, now: datetime | None = None, until: float | None = None) -> int:
+        """Queue the ticket messages waiting for Telegram customers, then send every piece that is due (until the
+        monotonic time `until`, when given); returns how many pieces went out. `now` is for tests: the time the
+        pauses after failures are measured against."""
         async with self._lock:
             await self._take_ticket_messages(bot)
             sent = 0
-            while not self._stopping and (due := await asyncio.to_thread(self.chats.due, CONCURRENT_CHATS, now)):
+            while (
+                not self._stopping
+                and (until is None or time.monotonic() < until)
+                and (due := await asyncio.to_thread(self.chats.due, CONCURRENT_CHATS, now))
+            ):
                 results = await asyncio.gather(*(self._send(bot, piece) for piece in due))
                 sent += results.count(True)
                 if all(result is False for result in results):  # every chat waits out a pause: the next tick tries
@@ -174,19 +189,30 @@ class OutboxCourier:
             while not self._stopping:
                 self.officers.queued.clear()  # what is queued from here on is sent by this round or wakes the next
                 try:
+                    if not await asyncio.to_thread(self.leases.hold, TELEGRAM_OUTBOX, LEASE_SECONDS):
+                        await self._wait_for_work(interval)  # another replica sends
+                        continue
                     if time.monotonic() >= next_housekeeping:
                         next_housekeeping = time.monotonic() + housekeeping_every
                         cutoff = utcnow() - _SEEN_UPDATES_KEPT
                         await asyncio.to_thread(self.store.forget_updates_before, cutoff)
                         await asyncio.to_thread(self.conversations.turn_keys.forget_before, cutoff)
-                    await self.deliver(bot)
-                    await self.officers.flush(bot, until=lambda: self._stopping)
+                    round_ends = time.monotonic() + ROUND_SECONDS
+                    await self.deliver(bot, until=round_ends)
+                    await self.officers.flush(bot, until=partial(self._round_over, round_ends))
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:
                     self.errors.log(log, "Outbox delivery failed; retrying", error)
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self.officers.queued.wait(), interval)
+                await self._wait_for_work(interval)
         finally:
             if self.maintenance is not None:
                 self.maintenance.remove_listener(self.officers.tell_closed_idle)
+            self.leases.release(TELEGRAM_OUTBOX)
+
+    def _round_over(self, round_ends: float) -> bool:
+        return self._stopping or time.monotonic() > round_ends
+
+    async def _wait_for_work(self, interval: float) -> None:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self.officers.queued.wait(), interval)

@@ -11,11 +11,14 @@ import asyncio
 import logging
 import threading
 from contextlib import suppress
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from telegram.ext import Application
 
+from bot.core.clock import utcnow
+from bot.core.cluster import TELEGRAM_ORPHANS
 from bot.services.runtime import Runtime
 from bot.telegram.application import ALLOWED_UPDATES, TelegramChannel, check_settings
 from bot.telegram.outbox_courier import STOP_GRACE_SECONDS
@@ -23,6 +26,11 @@ from bot.telegram.outbox_courier import STOP_GRACE_SECONDS
 log = logging.getLogger(__name__)
 
 App = Application[Any, Any, Any, Any, Any, Any]
+
+# An update another replica received this long ago and never finished is taken over: that replica died (a live one
+# finishes in seconds; after a restart it resumes its own at once). Checked once a round by one replica.
+ORPHAN_AFTER = timedelta(minutes=10)
+ORPHAN_ROUND_SECONDS = 60.0
 
 
 class TelegramRunner:
@@ -77,16 +85,22 @@ class TelegramRunner:
         self._stop_event = asyncio.Event()
         application = self.channel.build_application()
         courier: asyncio.Task[None] | None = None
+        sweeper: asyncio.Task[None] | None = None
         try:
             await application.initialize()
             await self.channel.inbox.resume(application.bot)
             await self._receive_updates(application)
             await application.start()
             courier = asyncio.create_task(self.channel.courier.run(application.bot), name="telegram-outbox")
+            sweeper = asyncio.create_task(self._take_over_orphans(application), name="telegram-orphans")
             log.info("Telegram bot @%s is running", application.bot.username)
             self._ready.set()
             await self._stop_event.wait()
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with suppress(asyncio.CancelledError):
+                    await sweeper
             if courier is not None:
                 await self._stop_courier(courier)
             if application.updater is not None and application.updater.running:
@@ -96,6 +110,19 @@ class TelegramRunner:
             await application.shutdown()
             self.channel.inbox.close()
             log.info("Telegram bot stopped")
+
+    async def _take_over_orphans(self, application: App) -> None:
+        """Every round, on the replica holding the lease: queue here the updates a dead replica left unfinished."""
+        leases = self.runtime.leases
+        while True:
+            await asyncio.sleep(ORPHAN_ROUND_SECONDS)
+            try:
+                if await asyncio.to_thread(leases.hold, TELEGRAM_ORPHANS, 3 * ORPHAN_ROUND_SECONDS):
+                    taken = await self.channel.inbox.resume(application.bot, utcnow() - ORPHAN_AFTER)
+                    if taken:
+                        log.warning("Took over %d update(s) another replica received but never finished", taken)
+            except Exception as error:  # the next round tries again
+                self.channel.errors.log(log, "Could not check for unfinished updates of other replicas", error)
 
     async def _stop_courier(self, courier: asyncio.Task[None]) -> None:
         """Let the courier record what it is sending (a message Telegram took but the outbox still holds would

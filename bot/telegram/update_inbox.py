@@ -47,6 +47,7 @@ class UpdateInbox(asyncio.Queue[object]):
         self._bot_id: int | None = None
         self._resumed: dict[int, datetime] = {}  # update id -> when it was received, until it is done
         self._unmarked: set[int] = set()  # done, waiting for the next batch of marks to be written
+        self._in_hand: set[int] = set()  # queued here and not done: no sweep for other replicas' updates takes them
         self._marking = asyncio.Lock()  # one batch in flight; the marks arriving meanwhile make up the next
         # The inbox's own threads, not the shared pool where answers are computed: polling waits for every `put`,
         # and the time between a reply going out and its update marked done is when a kill sends it twice. Marks
@@ -54,11 +55,20 @@ class UpdateInbox(asyncio.Queue[object]):
         self._intake = ThreadPoolExecutor(max_workers=1, thread_name_prefix="telegram-inbox")
         self._marks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="telegram-inbox-done")
 
-    async def resume(self, bot: Bot) -> int:
+    async def resume(self, bot: Bot, received_before: datetime | None = None) -> int:
         """Open the inbox for `bot` and queue every update left unfinished by a previous run, oldest first; call
-        before polling or the webhook begins. Returns how many were queued."""
+        before polling or the webhook begins. Returns how many were queued. Called again later with
+        `received_before`, it takes over what another replica received that long ago and never finished (it
+        died): never an update this inbox holds."""
         self._bot_id = bot.id
-        resumed, given_up = await _run(self._intake, self.store.resume_unfinished, bot.id, RESUMES_BEFORE_GIVING_UP)
+        resumed, given_up = await _run(
+            self._intake,
+            self.store.resume_unfinished,
+            bot.id,
+            RESUMES_BEFORE_GIVING_UP,
+            received_before,
+            set(self._in_hand),
+        )
         for update_id in given_up:
             log.error(
                 "Update %s was left unfinished by %d starts in a row; given up", update_id, RESUMES_BEFORE_GIVING_UP
@@ -67,6 +77,7 @@ class UpdateInbox(asyncio.Queue[object]):
             if stored.payload is None:  # cannot happen for an unfinished update; nothing to run if it did
                 continue
             self._resumed[stored.update_id] = stored.received_at
+            self._in_hand.add(stored.update_id)
             super().put_nowait(Update.de_json(json.loads(stored.payload), bot))  # stored already: not `put`
         if resumed:
             log.info("Resuming %d update(s) received before the restart but not handled", len(resumed))
@@ -84,6 +95,7 @@ class UpdateInbox(asyncio.Queue[object]):
             if not first:
                 log.info("Update %s was delivered again; dropped", item.update_id)
                 return
+            self._in_hand.add(item.update_id)
         await super().put(item)
 
     async def mark_done(self, update: Update) -> None:
@@ -92,6 +104,7 @@ class UpdateInbox(asyncio.Queue[object]):
         behind the others, and a kill in that time sends the reply again). Idempotent."""
         self._unmarked.add(update.update_id)
         self._resumed.pop(update.update_id, None)
+        self._in_hand.discard(update.update_id)
         async with self._marking:
             if update.update_id not in self._unmarked:  # the batch before took it
                 return

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support.cli import KB_FILES, TEXTS, UNITS, tanya, write_kb
-from support.web_server import free_port
-from support.workspace import REPO, make_settings
+from support.servers import chroma_server
+from support.workspace import make_settings
 
 from bot.retrieval.embedder import load_embedder, model_identity
 from bot.retrieval.knowledge_index import IndexInconsistentError, KnowledgeIndex
@@ -24,48 +21,12 @@ from ingest.sync import sync_index
 # These tests index with the demo's tuned model: built first when this machine lacks it.
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("tuned_model")]
 
-CHROMA = REPO / ".venv" / "bin" / "chroma"
-START_TIMEOUT = 60.0
-POLL_SECONDS = 0.2
-
-
-def heartbeat(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
 
 @pytest.fixture(scope="module")
 def chroma_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """A `chroma run` server on 127.0.0.1, up when its heartbeat answers; stopped after the module."""
-    folder = tmp_path_factory.mktemp("chroma-server")
-    port = free_port()
-    log = (folder / "server.log").open("w")
-    server = subprocess.Popen(
-        [str(CHROMA), "run", "--path", str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={"ANONYMIZED_TELEMETRY": "False", "PATH": "/usr/bin:/bin"},
-    )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        for _ in range(int(START_TIMEOUT / POLL_SECONDS)):
-            if heartbeat(port) or server.poll() is not None or time.monotonic() > deadline:
-                break
-            time.sleep(POLL_SECONDS)
-        if not heartbeat(port):
-            pytest.fail(f"chroma run did not answer on port {port}:\n{(folder / 'server.log').read_text()[-3000:]}")
+    """A `chroma run` server on 127.0.0.1 for the module."""
+    with chroma_server(tmp_path_factory.mktemp("chroma-server")) as port:
         yield port
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture
@@ -171,3 +132,33 @@ def test_server_index_built_with_another_model_asks_for_a_rebuild(
         index.check_consistency()
     assert f"was built with the model '{model_identity(make_settings(tmp_path))}'" in str(caught.value)
     assert str(caught.value).endswith("Run `tanya ingest --rebuild`.")
+
+
+def test_a_serving_engine_follows_ingests_and_rebuilds_by_another_client(
+    tmp_path: Path, chroma_port: int, server_env: dict[str, str]
+) -> None:
+    from bot.core.messages import Question
+    from bot.engine import AnswerEngine
+
+    settings = server_settings(tmp_path, chroma_port, server_env)
+    write_kb(tmp_path, dict(KB_FILES))
+    assert tanya(tmp_path, "ingest", "--quiet", **server_env).returncode == 0
+    engine = AnswerEngine.open(settings)
+    try:
+        assert not engine.follow_index()  # nothing changed since it loaded
+        pulsa = tmp_path / "kb" / "faq" / "pulsa.yaml"
+        pulsa.write_text(pulsa.read_text().replace("lalu pilih Info Pulsa", "lalu pilih Sisa Pulsa"), encoding="utf-8")
+        assert tanya(tmp_path, "ingest", "--quiet", **server_env).returncode == 0
+        assert engine.answer(Question("gmn cek pulsa")).text == "Tekan *123# lalu pilih Info Pulsa."  # not yet
+        assert engine.follow_index()
+        assert engine.answer(Question("gmn cek pulsa")).text == "Tekan *123# lalu pilih Sisa Pulsa."
+        # The ingest calibrated the changed knowledge base: the engine takes that calibration, making none itself.
+        assert engine.calibration.content == engine.retriever.content_digest
+        assert not engine.follow_index()
+
+        rebuilt = tanya(tmp_path, "ingest", "--rebuild", "--quiet", **server_env)
+        assert rebuilt.returncode == 0, rebuilt.stderr
+        assert engine.follow_index()  # a new collection: loaded again
+        assert engine.answer(Question("gmn cek pulsa")).text == "Tekan *123# lalu pilih Sisa Pulsa."
+    finally:
+        engine.close()

@@ -385,3 +385,34 @@ def test_lost_hnsw_files_ask_for_a_rebuild_and_the_rebuild_repairs(
     assert error.endswith("Run `tanya ingest --rebuild` to recreate it from the kb/ files.")
     assert run_step("rebuild", folder)["summary"].startswith(f"added {SCALE_ENTRIES}, updated 0, removed 0")
     assert run_step("check", folder) == {"error": None, "count": 3 * SCALE_ENTRIES}
+
+
+def test_records_and_vectors_are_read_in_pages(
+    tmp_path: Path, embedder: Embeddings, vectors: dict[str, list[float]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An embedded store refuses one read of more than 32,766 records; pages of 2 show every page is read.
+    import bot.retrieval.knowledge_index as knowledge_index
+
+    with filled(make_settings(tmp_path), embedder, vectors) as index:
+        whole = index.records()
+        monkeypatch.setattr(knowledge_index, "_PAGE", 2)
+        assert index.records() == whole and len(whole) == len(TEXTS)
+        paged = index.vectors(sorted(whole))
+        assert sorted(paged) == sorted(whole)
+        assert all(np.allclose(paged[f"faq:{k}:0"], vectors[k], atol=1e-6) for k in TEXTS)
+
+
+def test_every_write_then_set_info_gives_a_new_version_and_a_read_keeps_it(
+    tmp_path: Path, embedder: Embeddings, vectors: dict[str, list[float]]
+) -> None:
+    with filled(make_settings(tmp_path), embedder, vectors) as index:
+        first = index.version()
+        assert first is not None
+        index.set_info(glossary="{}")  # facts only (a calibration kept): the content is the same
+        assert index.version() == first
+        index.delete(["faq:apn:0"])
+        assert index.version() == first  # not stamped until the writer's change is whole (sync ends with set_info)
+        index.set_info()
+        assert index.version() not in (first, None)
+        index.reset()
+        assert index.version() is None  # being rebuilt: nothing for other replicas to load yet

@@ -64,6 +64,16 @@ def test_a_reply_is_queued_in_the_step_that_marks_its_update_done(database: Data
     "Telegram 429 and network errors on customers' replies",
     "the reply waits out the pause and is sent once; other chats are not held up",
 )
+def test_an_update_run_by_two_replicas_queues_one_reply(database: Database, tmp_path: Path) -> None:
+    store, outbox = TelegramChannelStore(database), ChatOutbox(database)
+    store.receive_update(BOT_ID, 8, "{}")
+    outbox.add(555, [Piece("jawaban")], (BOT_ID, 8))
+    ChatOutbox(database).add(555, [Piece("jawaban")], (BOT_ID, 8))  # another replica that resumed it meanwhile
+    assert [p.text for p in outbox.due(10)] == ["jawaban"]
+    outbox.add(556, [Piece("tanpa update")])  # a piece of no update is always queued
+    assert len(outbox.due(10)) == 2
+
+
 def test_a_reply_telegram_refused_for_now_is_sent_later_and_holds_up_no_other_chat(
     database: Database, tmp_path: Path
 ) -> None:

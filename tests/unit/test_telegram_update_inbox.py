@@ -422,3 +422,27 @@ def test_updates_are_ordered_by_chat_else_by_sender() -> None:
     assert chat_key(update_of(1, chat_id=555)) == ("chat", 555)
     assert chat_key(press) == ("user", 77)  # a button under an inline message: no chat, its sender
     assert chat_key(object()) is None
+
+
+def test_a_live_replica_takes_over_only_what_a_dead_one_left_long_ago(database_url: str) -> None:
+    database = Database(database_url)
+    live = UpdateInbox(TelegramChannelStore(database))
+    dead_replica = TelegramChannelStore(database)
+
+    async def rounds() -> tuple[int, int, list[object]]:
+        assert await live.resume(BOT) == 0  # type: ignore[arg-type]  # its own start: nothing unfinished yet
+        for update_id in (11, 12):  # received by the other replica, which then died
+            dead_replica.receive_update(BOT.id, update_id, json.dumps(update_of(update_id).to_dict()))
+        await live.put(update_of(13))  # in hand here, not finished
+        early = await live.resume(BOT, utcnow() - timedelta(minutes=10))  # type: ignore[arg-type]
+        late = await live.resume(BOT, utcnow() + timedelta(minutes=1))  # type: ignore[arg-type]
+        return early, late, drain(live)
+
+    try:
+        early, late, items = asyncio.run(rounds())
+        assert early == 0  # nothing was received that long ago
+        assert late == 2  # 11 and 12; 13 is in hand here and is not queued twice
+        assert [u.update_id for u in items] == [13, 11, 12]  # type: ignore[attr-defined]
+    finally:
+        live.close()
+        database.dispose()
