@@ -21,17 +21,13 @@ from bot.engine import AnswerEngine
 from bot.retrieval.embedder import load_embedder
 from bot.retrieval.knowledge_index import KnowledgeIndex
 from bot.settings import BUNDLED_MODEL, Settings, get_settings, is_tuned
+from evals.harness import percentile
 from evals.labelled_set import load_labelled_set
 from ingest.knowledge_base import load_knowledge_base
 from ingest.sync import chunk_records, faq_records, sync_index
 from ingest.tuning import ensure_tuned_model
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def bench_ingest(settings: Settings, kb_dir: Path) -> tuple[int, int, float]:
@@ -136,7 +132,7 @@ def main() -> None:
         times = bench_questions(settings, questions, args.rounds)
         print(
             f"ask latency over {len(times)} answers (model loaded): p50 {1000 * statistics.median(times):.1f} ms, "
-            f"p95 {1000 * _percentile(times, 0.95):.1f} ms"
+            f"p95 {1000 * percentile(times, 0.95):.1f} ms"
         )
         print(
             f"peak memory of this process (ingest + {len(questions)} questions): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,3 +211,11 @@ class ChromaServer:
             self.process.kill()
             self.process.wait(timeout=10)
         self._log.close()
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The nearest-rank percentile every benchmark reports; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]

@@ -38,7 +38,7 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +49,7 @@ import httpx
 from bot.core import phrases
 from bot.settings import get_settings, is_tuned
 from evals.fake_bot_api import BOT_ID, FakeBotApi, FakeUser, check_html, continue_ids_after
-from evals.harness import DEMO_KB, REPO, CpuMeter, ServedTanya, Workspace, free_port
+from evals.harness import DEMO_KB, REPO, CpuMeter, ServedTanya, Workspace, free_port, percentile
 from evals.labelled_set import load_labelled_set
 from ui import concurrency
 
@@ -63,14 +63,6 @@ IDLE_CORES = 0.15  # a server below this load is idle (polling Telegram, heartbe
 
 
 # --- figures ---------------------------------------------------------------------------------------------
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """The nearest-rank percentile (as evals.benchmark reports it); 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 @dataclass
 class WebRun:
     """One web scenario's outcome."""

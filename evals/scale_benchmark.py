@@ -33,7 +33,7 @@ import numpy as np
 from bot.retrieval.embedder import load_embedder, model_identity
 from bot.retrieval.knowledge_index import IndexInconsistentError, IndexRecord, KnowledgeIndex
 from bot.settings import BUNDLED_MODEL, Settings, get_settings
-from evals.harness import ChromaServer
+from evals.harness import ChromaServer, percentile
 from evals.labelled_set import load_labelled_set
 from ingest.documents import DocumentChunk
 from ingest.faq_files import FaqEntry
@@ -184,11 +184,6 @@ def build_store(settings: Settings, kb: KnowledgeBase, corpus: Corpus) -> float:
 
 
 # --- measuring (in a child process) ----------------------------------------------------------------------------
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 def _memory_kib(pid: int | str = "self") -> dict[str, int]:
     """VmHWM (peak resident) and VmRSS of a process, in KiB."""
     with open(f"/proc/{pid}/status") as status:
@@ -290,7 +285,7 @@ def _row(size: int, store: str, result: dict[str, Any], server_kib: dict[str, in
     server = f"{server_kib['VmHWM'] / 1024:>8.0f}" if server_kib else f"{'-':>8}"
     return (
         f"{size:>8,} {store:<9} {result['refresh_s']:>9.2f} {result['warm_up_s']:>8.2f} "
-        f"{statistics.median(times):>8.1f} {_percentile(times, 0.95):>8.1f} "
+        f"{statistics.median(times):>8.1f} {percentile(times, 0.95):>8.1f} "
         f"{result['embed_ms']:>6.1f} {result['search_ms']:>7.1f} {result['retrieve_ms']:>9.1f} "
         f"{result['VmHWM'] / 1024:>8.0f} {result['VmRSS'] / 1024:>8.0f} {server}"
     )

@@ -151,10 +151,6 @@ def _terms_key(normalizer: TextNormalizer) -> object:
     return type(normalizer), tuple((c, tuple(v)) for c, v in normalizer.glossary.synonyms.items())
 
 
-# Stored vectors are read this many records at a time (a few MiB of Python floats each, not the whole store).
-_VECTOR_PAGE = 4096
-
-
 class HybridRetriever:
     """Ranks the index's entries and chunks for a question; `refresh()` after the index changes."""
 
@@ -168,7 +164,7 @@ class HybridRetriever:
         """Reload records and glossary from the index and rebuild the lexical indexes (texts normalised by the
         last refresh, with the same glossary, keep their terms: an edit re-reads the index, not every text)."""
         records = sorted(self.index.records().values(), key=lambda r: r.id)
-        rows, matrix = self._stored_vectors([r.id for r in records]) if self._uses_centroids() else ({}, None)
+        rows, matrix = self.index.vector_matrix([r.id for r in records]) if self._uses_centroids() else ({}, None)
         normalizer = self._normalizer(records, self.index.glossary())
         previous = self._snapshot
         known = previous.terms_of if previous.terms_key == _terms_key(normalizer) else {}
@@ -192,18 +188,6 @@ class HybridRetriever:
     def content_digest(self) -> str:
         """A short hash of what the retriever sees (record ids and texts): calibration is valid for one content."""
         return self._snapshot.content_digest
-
-    def _stored_vectors(self, ids: list[str]) -> tuple[dict[str, int], np.ndarray]:
-        """The records' stored vectors as rows of one float32 matrix (what Chroma stores), read a page at a time."""
-        rows: dict[str, int] = {}
-        pages: list[np.ndarray] = []
-        for start in range(0, len(ids), _VECTOR_PAGE):
-            page = self.index.vectors(ids[start : start + _VECTOR_PAGE])
-            for rid in page:
-                rows[rid] = len(rows)
-            if page:
-                pages.append(np.array(list(page.values()), dtype=np.float32))
-        return rows, np.concatenate(pages) if pages else np.zeros((0, 0), dtype=np.float32)
 
     def _uses_centroids(self) -> bool:
         return bool(self.config.centroid_weight and self.config.dense_weight)

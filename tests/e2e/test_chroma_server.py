@@ -12,6 +12,8 @@ from support.cli import KB_FILES, TEXTS, UNITS, tanya, write_kb
 from support.servers import chroma_server
 from support.workspace import make_settings
 
+from bot.core.messages import Question
+from bot.engine import AnswerEngine
 from bot.retrieval.embedder import load_embedder, model_identity
 from bot.retrieval.knowledge_index import IndexInconsistentError, KnowledgeIndex
 from bot.settings import Settings
@@ -105,12 +107,19 @@ def test_facts_written_by_another_client_are_seen_and_kept(
         assert fresh.glossary().as_mapping() == {"pulsa": ["pulsah", "credit"]}  # this client's sync kept it
 
 
+def ingested(folder: Path, port: int, env: dict[str, str]) -> Settings:
+    """The small knowledge base written in `folder` and ingested through the server by `tanya ingest`; the
+    settings of a client that reads it."""
+    write_kb(folder, dict(KB_FILES))
+    done = tanya(folder, "ingest", "--quiet", **env)
+    assert done.returncode == 0, done.stderr
+    return server_settings(folder, port, env)
+
+
 def test_open_index_follows_a_rebuild_by_another_client(
     tmp_path: Path, chroma_port: int, server_env: dict[str, str]
 ) -> None:
-    settings = server_settings(tmp_path, chroma_port, server_env)
-    write_kb(tmp_path, dict(KB_FILES))
-    assert tanya(tmp_path, "ingest", "--quiet", **server_env).returncode == 0
+    settings = ingested(tmp_path, chroma_port, server_env)
     with KnowledgeIndex(settings, load_embedder(settings), writable=False) as index:
         before = index.records()
         rebuilt = tanya(tmp_path, "ingest", "--rebuild", "--quiet", **server_env)
@@ -122,11 +131,7 @@ def test_open_index_follows_a_rebuild_by_another_client(
 def test_server_index_built_with_another_model_asks_for_a_rebuild(
     tmp_path: Path, chroma_port: int, server_env: dict[str, str]
 ) -> None:
-    write_kb(tmp_path, dict(KB_FILES))
-    assert tanya(tmp_path, "ingest", "--quiet", **server_env).returncode == 0
-    other = server_settings(tmp_path, chroma_port, server_env).replaced(
-        embedding_model="intfloat/multilingual-e5-small"
-    )
+    other = ingested(tmp_path, chroma_port, server_env).replaced(embedding_model="intfloat/multilingual-e5-small")
     index = KnowledgeIndex(other, load_embedder(make_settings(tmp_path)), writable=False)
     with index, pytest.raises(IndexInconsistentError) as caught:
         index.check_consistency()
@@ -137,12 +142,7 @@ def test_server_index_built_with_another_model_asks_for_a_rebuild(
 def test_a_serving_engine_follows_ingests_and_rebuilds_by_another_client(
     tmp_path: Path, chroma_port: int, server_env: dict[str, str]
 ) -> None:
-    from bot.core.messages import Question
-    from bot.engine import AnswerEngine
-
-    settings = server_settings(tmp_path, chroma_port, server_env)
-    write_kb(tmp_path, dict(KB_FILES))
-    assert tanya(tmp_path, "ingest", "--quiet", **server_env).returncode == 0
+    settings = ingested(tmp_path, chroma_port, server_env)
     engine = AnswerEngine.open(settings)
     try:
         assert not engine.follow_index()  # nothing changed since it loaded
